@@ -1,0 +1,144 @@
+//! The harness's own cost, measured in one run on this machine:
+//!
+//! * the `null` binding on workload C with 2 threads (target ≥ 10 M ops/s; YCSB's Java client
+//!   with its no-op BasicDB reaches about 4.5 M here);
+//! * the `engine` binding with RocksDB on workload C, uniform, data in cache, 2 threads, against
+//!   raw `rocksdb::DB::get_pinned` on the same database and the same key distribution
+//!   (target ≥ 0.85).
+//!
+//! Run: `cargo bench -p kvlab-harness --bench overhead` (`KVLAB_SECS` sets each measurement's
+//! length, default 5).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kvlab_harness::experiment::{run_once, Mode};
+use kvlab_harness::progress::Progress;
+use kvlab_harness::runner::StopFlag;
+use kvlab_harness::settings::Settings;
+use kvlab_store::{Engine, RocksEngine, RocksOptions, WriteBatch};
+use kvlab_workloads::{CoreWorkload, Operation, Properties};
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+const RECORDS: u64 = 100_000;
+const THREADS: usize = 2;
+
+fn workload_c(extra: &[(&str, String)]) -> Properties {
+    let root = kvlab_harness::workspace_root();
+    let mut overrides: Vec<(String, String)> = vec![
+        ("recordcount".into(), RECORDS.to_string()),
+        ("threadcount".into(), THREADS.to_string()),
+        ("seed".into(), "42".into()),
+    ];
+    overrides.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    Properties::load(&[root.join("workloads/ycsb/workloadc")], &overrides).expect("workload C")
+}
+
+fn harness_throughput(props: Properties) -> f64 {
+    let settings = Settings::from_properties(props).expect("settings");
+    let record = run_once(
+        settings,
+        Mode::Run,
+        &StopFlag::new(),
+        &mut Progress::quiet(),
+        "bench",
+        Vec::new(),
+        1,
+    )
+    .expect("run");
+    let run = record.run.expect("run phase");
+    let errors: u64 = run.collector.totals.iter().map(|(_, s)| s.failed()).sum();
+    assert_eq!(errors, 0, "no failed operations");
+    run.collector.totals.ok() as f64 / run.measured.as_secs_f64()
+}
+
+/// Raw get_pinned from THREADS threads over the keys a uniform workload C chooses.
+fn raw_throughput(engine: &RocksEngine, secs: u64, props: &Properties) -> f64 {
+    let workload = CoreWorkload::new(props).expect("workload");
+    let done = AtomicBool::new(false);
+    let total = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for thread in 0..THREADS {
+            let (workload, done, total) = (&workload, &done, &total);
+            s.spawn(move || {
+                // The same keys the harness would choose, generated up front.
+                let mut stream = workload.run_stream(thread, 42);
+                let mut op = Operation::new();
+                let keys: Vec<Vec<u8>> = (0..1 << 16)
+                    .map(|_| {
+                        stream.next_op(&mut op);
+                        op.key.clone()
+                    })
+                    .collect();
+                let mut n = 0u64;
+                while !done.load(Ordering::Relaxed) {
+                    for _ in 0..1024 {
+                        let key = &keys[(n as usize) & (keys.len() - 1)];
+                        let value = engine.raw().get_pinned(key).expect("get").expect("present");
+                        std::hint::black_box(value.len());
+                        n += 1;
+                    }
+                }
+                total.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_secs(secs));
+        done.store(true, Ordering::Relaxed);
+        start
+    });
+    total.load(Ordering::Relaxed) as f64 / secs as f64
+}
+
+fn main() {
+    let secs: u64 = std::env::var("KVLAB_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let duration = format!("{secs}s");
+
+    let null =
+        harness_throughput(workload_c(&[("db", "null".into()), ("duration", duration.clone())]));
+    println!(
+        "null binding, workload C, {THREADS} threads: {:.2} M ops/s (target >= 10 M)",
+        null / 1e6
+    );
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let rocks_opts = [("block_cache_mb".to_string(), "512".to_string())];
+    let uniform = [("requestdistribution", "uniform".to_string())];
+    let raw = {
+        let engine =
+            RocksEngine::open(dir.path(), &RocksOptions::from_pairs(&rocks_opts).expect("options"))
+                .expect("open");
+        // Load exactly the records the workload's load phase writes.
+        let workload = CoreWorkload::new(&workload_c(&uniform)).expect("workload");
+        let mut stream = workload.load_stream(0, 1, 42);
+        let mut op = Operation::new();
+        let mut batch = WriteBatch::new();
+        while stream.next_op(&mut op) {
+            batch.put(op.key.clone(), op.value.clone());
+            if batch.len() == 1000 {
+                engine.write(std::mem::take(&mut batch)).expect("load");
+            }
+        }
+        engine.write(batch).expect("load");
+        engine.flush().expect("flush");
+        raw_throughput(&engine, 1, &workload_c(&uniform)); // warm the cache
+        raw_throughput(&engine, secs, &workload_c(&uniform))
+    };
+    let engine = harness_throughput(workload_c(&[
+        ("db", "engine".into()),
+        ("engine", "rocksdb".into()),
+        ("engine.dir", dir.path().display().to_string()),
+        ("rocksdb.block_cache_mb", "512".into()),
+        ("requestdistribution", "uniform".into()),
+        ("warmup", "1s".into()),
+        ("duration", format!("{}s", secs + 1)),
+    ]));
+    println!("raw rocksdb get_pinned, {THREADS} threads: {:.0} ops/s", raw);
+    println!(
+        "engine binding (rocksdb), workload C uniform, {THREADS} threads: {:.0} ops/s",
+        engine
+    );
+    println!("engine binding / raw: {:.3} (target >= 0.85)", engine / raw);
+}

@@ -1,0 +1,152 @@
+//! Bindings: what the harness drives (YCSB's `-db`).
+//!
+//! * `null` does nothing: it measures the harness's own overhead (and can stall on purpose,
+//!   to demonstrate coordinated-omission correction).
+//! * `engine` calls one storage engine directly, with no replication: the baseline.
+//! * `store` runs the full replicated store in this process.
+//!
+//! A [`Binding`] is shared by all client threads; each thread gets its own [`DbClient`].
+//!
+//! Records are stored as one value per key (the workload's encoded fields). An `update` writes
+//! the fields it carries as the record's new value (a blind put, no merge); use
+//! `readmodifywriteproportion` for read-then-write.
+
+mod engine;
+mod null;
+
+use std::sync::Arc;
+
+use kvlab_workloads::Operation;
+
+pub use engine::EngineBinding;
+pub use null::NullBinding;
+
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+
+/// What a successful operation reports besides its latency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Served {
+    /// The store node that served it, when the binding knows.
+    pub node: Option<u64>,
+    /// For stale reads: how far behind the leader the replica was.
+    pub staleness: Option<Staleness>,
+}
+
+/// The staleness a stale read reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Staleness {
+    /// Applied-index lag behind the last known leader commit index (entries).
+    pub index_lag: u64,
+    /// Age of the replica's data in milliseconds.
+    pub age_ms: u64,
+}
+
+/// A failed operation, classified so results can count failures per kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpError {
+    /// A short, stable kind (`not_found`, `timeout`, `unavailable`, `engine`, …).
+    pub kind: &'static str,
+    /// Details for logs.
+    pub message: String,
+}
+
+impl OpError {
+    /// A read of a record that does not exist (YCSB's `NOT_FOUND`).
+    pub fn not_found() -> Self {
+        OpError { kind: "not_found", message: String::new() }
+    }
+}
+
+/// One client thread's connection to the system under test.
+pub trait DbClient: Send {
+    /// Executes one operation.
+    fn execute(&mut self, op: &Operation) -> Result<Served, OpError>;
+}
+
+/// Per-node counters reported by the store (empty for other bindings).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeRow {
+    /// Node id.
+    pub node: u64,
+    /// The node's zone.
+    pub zone: String,
+    /// Reads served, per read policy name.
+    pub reads: Vec<(String, u64)>,
+    /// Writes applied.
+    pub writes_applied: u64,
+    /// ReadIndex rounds.
+    pub readindex_rounds: u64,
+    /// Raft messages sent.
+    pub msgs_sent: u64,
+    /// Raft messages received.
+    pub msgs_recv: u64,
+    /// Region leaders held.
+    pub leaders: u64,
+}
+
+/// The system under test, shared by all client threads.
+pub trait Binding: Send + Sync {
+    /// The binding's name (`null`, `engine`, `store`).
+    fn name(&self) -> &'static str;
+    /// A client for thread `thread`.
+    ///
+    /// # Errors
+    ///
+    /// When the system cannot accept another client.
+    fn client(&self, thread: usize) -> Result<Box<dyn DbClient>>;
+    /// Whether `kvlab run` must load the records first: the store is ephemeral or empty.
+    fn needs_load(&self) -> bool {
+        true
+    }
+    /// Per-node counters, when the binding has nodes.
+    fn nodes(&self) -> Vec<NodeRow> {
+        Vec::new()
+    }
+    /// Engine statistics (name → value).
+    fn engine_stats(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+}
+
+/// The bindings `--db` accepts.
+pub const BINDINGS: [&str; 3] = ["null", "engine", "store"];
+
+/// Checks the binding's settings without starting anything, so a bad option fails before any
+/// results directory is created.
+///
+/// # Errors
+///
+/// The first bad binding property, by name.
+pub fn validate(settings: &Settings) -> Result<()> {
+    match settings.db.as_str() {
+        "null" => NullBinding::new(settings).map(drop),
+        "engine" => {
+            Ok(kvlab_store::RocksOptions::from_pairs(&settings.rocksdb_options()).map(drop)?)
+        }
+        "store" => Err(Error::setting(
+            "db",
+            "store",
+            "null or engine: the store binding arrives with the replicated store",
+        )),
+        other => Err(Error::setting("db", other, "one of: null, engine, store")),
+    }
+}
+
+/// Opens the binding named by the `db` setting.
+///
+/// # Errors
+///
+/// An unknown binding name, or the binding's own set-up error.
+pub fn open(settings: &Settings) -> Result<Arc<dyn Binding>> {
+    match settings.db.as_str() {
+        "null" => Ok(Arc::new(NullBinding::new(settings)?)),
+        "engine" => Ok(Arc::new(EngineBinding::open(settings)?)),
+        "store" => Err(Error::setting(
+            "db",
+            "store",
+            "null or engine: the store binding arrives with the replicated store",
+        )),
+        other => Err(Error::setting("db", other, "one of: null, engine, store")),
+    }
+}

@@ -1,0 +1,62 @@
+//! The `null` binding: does nothing, so a run measures the harness's own overhead.
+//!
+//! Properties: `null.stall_ms` and `null.stall_every` make every `stall_every`-th operation of
+//! each client sleep `stall_ms` milliseconds — a system that stalls on purpose, to see
+//! coordinated omission (with `--target`, the stall shows in intended latency).
+
+use std::time::Duration;
+
+use kvlab_workloads::Operation;
+
+use super::{Binding, DbClient, OpError, Served};
+use crate::error::Result;
+use crate::settings::Settings;
+
+/// The `null` binding.
+#[derive(Debug, Clone)]
+pub struct NullBinding {
+    stall: Duration,
+    stall_every: u64,
+}
+
+impl NullBinding {
+    /// Reads `null.*` settings.
+    ///
+    /// # Errors
+    ///
+    /// A non-numeric `null.stall_ms` or `null.stall_every`.
+    pub fn new(settings: &Settings) -> Result<Self> {
+        let props = &settings.props;
+        Ok(NullBinding {
+            stall: Duration::from_millis(props.get_u64_or("null.stall_ms", 0)?),
+            stall_every: props.get_u64_or("null.stall_every", 0)?,
+        })
+    }
+}
+
+impl Binding for NullBinding {
+    fn name(&self) -> &'static str {
+        "null"
+    }
+
+    fn client(&self, _thread: usize) -> Result<Box<dyn DbClient>> {
+        Ok(Box::new(NullClient { binding: self.clone(), ops: 0 }))
+    }
+}
+
+struct NullClient {
+    binding: NullBinding,
+    ops: u64,
+}
+
+impl DbClient for NullClient {
+    #[inline]
+    fn execute(&mut self, op: &Operation) -> Result<Served, OpError> {
+        self.ops += 1;
+        if self.binding.stall_every > 0 && self.ops % self.binding.stall_every == 0 {
+            std::thread::sleep(self.binding.stall);
+        }
+        std::hint::black_box(op);
+        Ok(Served::default())
+    }
+}

@@ -1,0 +1,277 @@
+//! The commands behind the CLI (`kvlab load|run|suite`), usable from benches and tests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::experiment::{run_once, Mode};
+use crate::measure::LatencyKind;
+use crate::progress::Progress;
+use crate::results::{default_dir, ResultsWriter, RunRecord};
+use crate::runner::StopFlag;
+use crate::settings::Settings;
+use crate::suite::{mean_ci95, Suite};
+
+/// Where results go and how to report progress.
+pub struct Output {
+    /// `--out DIR`; `None` picks `results/<name>/<timestamp>/` under `root`.
+    pub out: Option<PathBuf>,
+    /// Directory holding `results/`.
+    pub root: PathBuf,
+    /// Print progress (false in tests).
+    pub progress: bool,
+}
+
+impl Output {
+    fn dir(&self, name: &str) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| default_dir(&self.root, name))
+    }
+
+    fn progress(&self, settings: &Settings, label: &str) -> Progress {
+        if self.progress {
+            Progress::new(settings.status, label)
+        } else {
+            Progress::quiet()
+        }
+    }
+}
+
+fn warn_unknown(settings: &Settings, warnings: &mut Vec<String>) {
+    let unknown = settings.unknown_properties();
+    if !unknown.is_empty() {
+        let text = format!("unknown properties (typos?): {}", unknown.join(", "));
+        eprintln!("warning: {text}");
+        warnings.push(text);
+    }
+}
+
+/// Validates the workload and binding settings without running anything.
+fn preflight(settings: &Settings) -> Result<()> {
+    kvlab_workloads::CoreWorkload::new(&settings.props)?;
+    crate::binding::validate(settings)
+}
+
+/// `kvlab load` / `kvlab run`: one configuration, results in one directory.
+///
+/// # Errors
+///
+/// Bad settings or input, a binding failure, or results that cannot be written.
+pub fn run_single(
+    settings: Settings,
+    mode: Mode,
+    output: &Output,
+    stop: &StopFlag,
+    command: &str,
+) -> Result<PathBuf> {
+    preflight(&settings)?;
+    let dir = output.dir(&settings.name);
+    let mut writer =
+        ResultsWriter::create(&dir, &[], json!({ "command": command, "kind": "run" }))?;
+    let mut warnings = Vec::new();
+    warn_unknown(&settings, &mut warnings);
+    let mut progress = output.progress(&settings, &settings.name);
+    let mut record = match run_once(settings, mode, stop, &mut progress, "run", Vec::new(), 1) {
+        Ok(record) => record,
+        Err(err) => {
+            // Nothing was measured: leave no empty results directory behind.
+            drop(writer);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(err);
+        }
+    };
+    for w in &record.warnings {
+        eprintln!("warning: {w}");
+    }
+    record.warnings.extend(warnings);
+    writer.add(&record)?;
+    writer.finish(stop.is_stopped())
+}
+
+/// `kvlab suite FILE`: every configuration × repetition, then `aggregate.csv`.
+///
+/// # Errors
+///
+/// A malformed suite, bad settings in a configuration (before anything runs: every
+/// configuration is validated first), or results that cannot be written.
+pub fn run_suite(
+    suite_path: &Path,
+    overrides: &[(String, String)],
+    repetitions: Option<usize>,
+    output: &Output,
+    stop: &StopFlag,
+    command: &str,
+) -> Result<PathBuf> {
+    let suite = Suite::load(suite_path)?;
+    let reps = repetitions.unwrap_or(suite.repetitions);
+    // Validate every configuration before running any.
+    let mut all_settings = Vec::new();
+    for config in &suite.configs {
+        let settings = Settings::from_properties(config.properties(overrides)?)?;
+        preflight(&settings)?;
+        all_settings.push(settings);
+    }
+    let name = suite_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "suite".into());
+    let dir = output.dir(&name);
+    let meta = json!({
+        "command": command,
+        "kind": "suite",
+        "suite": suite_path.display().to_string(),
+        "suite_text": std::fs::read_to_string(suite_path).unwrap_or_default(),
+        "question": suite.question,
+        "repetitions": reps,
+        "axes": suite.axes,
+    });
+    let mut writer = ResultsWriter::create(&dir, &suite.axes, meta)?;
+    let mut unknown = Vec::new();
+    if let Some(first) = all_settings.first() {
+        warn_unknown(first, &mut unknown);
+    }
+    let mut figures: Vec<RepFigures> = Vec::new();
+    let total = suite.configs.len() * reps;
+    let mut done = 0;
+    'configs: for (config, settings) in suite.configs.iter().zip(all_settings) {
+        for rep in 1..=reps {
+            if stop.is_stopped() {
+                break 'configs;
+            }
+            done += 1;
+            let label = format!("[{done}/{total}] {}", config.run_id(rep));
+            if output.progress {
+                let axes: Vec<String> =
+                    config.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                eprintln!("{label} {}", axes.join(" "));
+            }
+            let mut progress = output.progress(&settings, &label);
+            let mut record = run_once(
+                settings.clone(),
+                Mode::Run,
+                stop,
+                &mut progress,
+                &config.run_id(rep),
+                config.axes.clone(),
+                rep,
+            )?;
+            for w in &record.warnings {
+                eprintln!("warning: {} {w}", config.run_id(rep));
+            }
+            if rep == 1 && config.index == 1 {
+                record.warnings.extend(unknown.clone());
+            }
+            writer.add(&record)?;
+            figures.push((config.index, config.axes.clone(), Figures::of(&record)));
+        }
+    }
+    write_aggregate(writer.dir(), &suite.axes, &figures)?;
+    writer.finish(stop.is_stopped())
+}
+
+/// One repetition's figures, with its configuration number and axis values.
+type RepFigures = (usize, Vec<(String, String)>, Figures);
+
+/// Per (phase, op, latency): throughput, mean, p50, p99.
+struct Figures(BTreeMap<(String, String, String), [f64; 4]>);
+
+impl Figures {
+    fn of(record: &RunRecord) -> Figures {
+        let mut map = BTreeMap::new();
+        for phase in record.load.iter().chain(record.run.iter()) {
+            let secs = phase.measured.as_secs_f64().max(1e-9);
+            let mut ops: Vec<(String, crate::measure::OpStats)> = phase
+                .collector
+                .totals
+                .iter()
+                .map(|(k, s)| (k.name().to_string(), s.clone()))
+                .collect();
+            if let Some(all) = phase.collector.totals.overall() {
+                ops.push(("ALL".into(), all));
+            }
+            for (op, stats) in ops {
+                for kind in [LatencyKind::Service, LatencyKind::Intended] {
+                    if let Some(h) = stats.latency(kind) {
+                        let values = [
+                            h.len() as f64 / secs,
+                            h.mean() / 1000.0,
+                            h.value_at_quantile(0.5) as f64 / 1000.0,
+                            h.value_at_quantile(0.99) as f64 / 1000.0,
+                        ];
+                        map.insert(
+                            (
+                                phase.phase.as_str().to_string(),
+                                op.clone(),
+                                kind.as_str().to_string(),
+                            ),
+                            values,
+                        );
+                    }
+                }
+            }
+        }
+        Figures(map)
+    }
+}
+
+/// The columns of `aggregate.csv` after `config` and the axis columns.
+pub const AGGREGATE_COLUMNS: [&str; 12] = [
+    "phase",
+    "op",
+    "latency",
+    "reps",
+    "throughput_mean",
+    "throughput_ci95",
+    "mean_us_mean",
+    "mean_us_ci95",
+    "p50_us_mean",
+    "p50_us_ci95",
+    "p99_us_mean",
+    "p99_us_ci95",
+];
+
+fn write_aggregate(dir: &Path, axes: &[String], figures: &[RepFigures]) -> Result<()> {
+    let path = dir.join("aggregate.csv");
+    let file = std::fs::File::create(&path)
+        .map_err(|e| Error::io("cannot create results file", &path, e))?;
+    let mut out = csv::Writer::from_writer(file);
+    let err = |e: csv::Error| Error::Results { path: path.clone(), message: e.to_string() };
+    let mut header = vec!["config".to_string()];
+    header.extend(axes.iter().cloned());
+    header.extend(AGGREGATE_COLUMNS.iter().map(|c| c.to_string()));
+    out.write_record(&header).map_err(err)?;
+    let mut by_config: BTreeMap<usize, Vec<&RepFigures>> = BTreeMap::new();
+    for rep in figures {
+        by_config.entry(rep.0).or_default().push(rep);
+    }
+    for (index, reps) in by_config {
+        let config_axes = &reps[0].1;
+        let reps: Vec<&Figures> = reps.iter().map(|r| &r.2).collect();
+        let keys: std::collections::BTreeSet<_> =
+            reps.iter().flat_map(|f| f.0.keys().cloned()).collect();
+        for key in keys {
+            let mut row = vec![format!("c{index:02}")];
+            for name in axes {
+                row.push(
+                    config_axes
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default(),
+                );
+            }
+            let samples: Vec<[f64; 4]> =
+                reps.iter().filter_map(|f| f.0.get(&key).copied()).collect();
+            row.extend([key.0.clone(), key.1.clone(), key.2.clone(), samples.len().to_string()]);
+            for i in 0..4 {
+                let values: Vec<f64> = samples.iter().map(|s| s[i]).collect();
+                let (mean, ci) = mean_ci95(&values);
+                row.push(format!("{mean:.3}"));
+                row.push(if ci.is_nan() { String::new() } else { format!("{ci:.3}") });
+            }
+            out.write_record(&row).map_err(err)?;
+        }
+    }
+    out.flush().map_err(|e| Error::io("cannot write results file", &path, e))
+}

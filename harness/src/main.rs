@@ -1,0 +1,267 @@
+//! The `kvlab` command-line tool. `kvlab --help` explains every option.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use clap::{Args, Parser, Subcommand};
+use kvlab_harness::commands::{run_single, run_suite, Output};
+use kvlab_harness::experiment::Mode;
+use kvlab_harness::runner::StopFlag;
+use kvlab_harness::settings::Settings;
+use kvlab_harness::{Error, Result};
+use kvlab_workloads::{parse_override, Properties};
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// kvlab: YCSB-style and hot-key benchmarks of a replicated multi-Raft key-value store.
+#[derive(Parser)]
+#[command(name = "kvlab", version, about, long_about = None, after_help = "\
+Examples:
+  kvlab run -P workloads/ycsb/workloadc --db store -p store.read_policy=follower --threads 8 --duration 30s
+  kvlab load -P workloads/ycsb/workloada --db engine -p engine.dir=/tmp/kv
+  kvlab run  -P workloads/ycsb/workloada --db engine -p engine.dir=/tmp/kv --target 20000
+  kvlab suite harness/suites/quick.toml")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load phase: insert the workload's records (YCSB's -load).
+    #[command(
+        after_help = "Example:\n  kvlab load -P workloads/ycsb/workloada --db store -p store.dir=/tmp/kvlab-store"
+    )]
+    Load(RunArgs),
+    /// Run phase: the measured operation mix (YCSB's -t); loads first when the store is
+    /// ephemeral or empty.
+    #[command(
+        after_help = "Example:\n  kvlab run -P workloads/hotkey/single --db store -p store.read_policy=follower --threads 8 --warmup 2s --duration 20s"
+    )]
+    Run(RunArgs),
+    /// Run every configuration of a suite file (TOML) with repetitions, then write its figures
+    /// and report.
+    #[command(
+        after_help = "Example:\n  kvlab suite harness/suites/follower-read.toml --reps 5 -p recordcount=100000"
+    )]
+    Suite(SuiteArgs),
+    /// Draw the figures of a results directory into DIR/plots/ (PNG and SVG).
+    #[command(after_help = "Example:\n  kvlab plot results/quick/2026-11-26T04-20-00Z")]
+    Plot {
+        /// The results directory.
+        dir: PathBuf,
+    },
+    /// Write DIR/report.md and a self-contained DIR/report.html (figures, tables, environment,
+    /// the command that reproduces the run).
+    #[command(after_help = "Example:\n  kvlab report results/quick/2026-11-26T04-20-00Z")]
+    Report {
+        /// The results directory.
+        dir: PathBuf,
+    },
+    /// Compare two results directories: per configuration and metric, the ratio B/A with its
+    /// 95 % confidence interval, flagging significant regressions and improvements. Writes
+    /// compare.html into B (or --html PATH). Exits with 1 when a regression is flagged.
+    #[command(
+        after_help = "Example:\n  kvlab compare results/quick/before results/quick/after --threshold 0.1"
+    )]
+    Compare {
+        /// The baseline results directory.
+        a: PathBuf,
+        /// The results directory to compare with the baseline.
+        b: PathBuf,
+        /// Smallest relative change that counts (noise threshold), e.g. 0.05 for 5 %.
+        #[arg(long, default_value_t = 0.05)]
+        threshold: f64,
+        /// Where to write the HTML comparison (default B/compare.html).
+        #[arg(long, value_name = "PATH")]
+        html: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Workload property file; repeat to merge several, later files win.
+    #[arg(short = 'P', value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Set a property (KEY=VALUE); repeatable, wins over files. Any setting is a property:
+    /// e.g. -p store.read_policy=stale -p rocksdb.preset=bloom.
+    #[arg(short = 'p', value_name = "KEY=VALUE")]
+    props: Vec<String>,
+    /// Binding: store (replicated store), engine (one engine, no replication), null (no-op).
+    /// Property: db.
+    #[arg(long, value_name = "BINDING")]
+    db: Option<String>,
+    /// Client threads (property threadcount), e.g. --threads 8.
+    #[arg(long, value_name = "N")]
+    threads: Option<String>,
+    /// Total target throughput in ops/s; enables coordinated-omission-corrected "intended"
+    /// latency (property target), e.g. --target 50000.
+    #[arg(long, value_name = "OPS_PER_SEC")]
+    target: Option<String>,
+    /// Seed of every random choice (property seed), e.g. --seed 42.
+    #[arg(long, value_name = "N")]
+    seed: Option<String>,
+    /// Run-phase length instead of operationcount (property duration), e.g. --duration 30s.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<String>,
+    /// Leading part of the run excluded from every figure (property warmup), e.g. --warmup 5s.
+    #[arg(long, value_name = "SECS")]
+    warmup: Option<String>,
+    /// Seconds between status lines (property status.interval), e.g. --status 5.
+    #[arg(long, value_name = "SECS")]
+    status: Option<String>,
+    /// Results directory (must be empty or absent); default results/<name>/<timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write every operation as CSV to FILE (property trace).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SuiteArgs {
+    /// The suite file, e.g. harness/suites/quick.toml.
+    file: PathBuf,
+    /// Override a property in every configuration (KEY=VALUE); repeatable.
+    #[arg(short = 'p', value_name = "KEY=VALUE")]
+    props: Vec<String>,
+    /// Repetitions per configuration, instead of the suite's.
+    #[arg(long, value_name = "N")]
+    reps: Option<usize>,
+    /// Results directory (must be empty or absent); default results/<suite>/<timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Skip the figures and report at the end.
+    #[arg(long)]
+    no_report: bool,
+}
+
+fn overrides(props: &[String]) -> Result<Vec<(String, String)>> {
+    Ok(props.iter().map(|p| parse_override(p)).collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
+fn settings(args: &RunArgs) -> Result<Settings> {
+    let mut pairs = overrides(&args.props)?;
+    let flags = [
+        ("db", args.db.clone()),
+        ("threadcount", args.threads.clone()),
+        ("target", args.target.clone()),
+        ("seed", args.seed.clone()),
+        ("duration", args.duration.clone()),
+        ("warmup", args.warmup.clone()),
+        ("status.interval", args.status.clone()),
+        ("trace", args.trace.as_ref().map(|t| t.display().to_string())),
+    ];
+    pairs.extend(flags.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))));
+    let mut props = Properties::load(&args.files, &pairs)?;
+    if props.get("name").is_none() {
+        if let Some(stem) = args.files.last().and_then(|f| f.file_name()) {
+            props.set("name", stem.to_string_lossy().into_owned());
+        }
+    }
+    Settings::from_properties(props)
+}
+
+/// What a command leaves behind, printed last.
+enum Done {
+    Results(PathBuf),
+    Report(PathBuf, PathBuf),
+    Plots(Vec<PathBuf>),
+    Compared { regressions: bool },
+}
+
+fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
+    let command: Vec<String> = std::env::args().collect();
+    let command = command.join(" ");
+    let root =
+        std::env::current_dir().map_err(|e| Error::io("cannot read current directory", ".", e))?;
+    match cli.command {
+        Command::Load(args) => {
+            let output = Output { out: args.out.clone(), root, progress: true };
+            run_single(settings(&args)?, Mode::Load, &output, stop, &command).map(Done::Results)
+        }
+        Command::Run(args) => {
+            let output = Output { out: args.out.clone(), root, progress: true };
+            run_single(settings(&args)?, Mode::Run, &output, stop, &command).map(Done::Results)
+        }
+        Command::Suite(args) => {
+            let output = Output { out: args.out.clone(), root, progress: true };
+            let dir = run_suite(
+                &args.file,
+                &overrides(&args.props)?,
+                args.reps,
+                &output,
+                stop,
+                &command,
+            )?;
+            if args.no_report {
+                return Ok(Done::Results(dir));
+            }
+            let report = kvlab_plots::report(&dir)?;
+            Ok(Done::Report(dir, report))
+        }
+        Command::Plot { dir } => Ok(Done::Plots(kvlab_plots::plot(&dir)?)),
+        Command::Report { dir } => Ok(Done::Report(dir.clone(), kvlab_plots::report(&dir)?)),
+        Command::Compare { a, b, threshold, html } => {
+            let options = kvlab_plots::CompareOptions { threshold };
+            let comparison = kvlab_plots::compare_with(&a, &b, &options)?;
+            println!("{comparison}");
+            let path = comparison.write_html(html.as_deref())?;
+            println!("comparison: {}", path.display());
+            let regressions = comparison.regressions().next().is_some();
+            Ok(Done::Compared { regressions })
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stop = StopFlag::new();
+    let interrupts = AtomicUsize::new(0);
+    let handler_stop = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if interrupts.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!(
+                "\ninterrupted: stopping and writing the results so far (Ctrl-C again to abort)"
+            );
+            handler_stop.stop();
+        } else {
+            std::process::exit(130);
+        }
+    });
+    match run(cli, &stop) {
+        Ok(done) => {
+            if stop.is_stopped() {
+                eprintln!("run interrupted: results marked incomplete in run.json");
+            }
+            match done {
+                Done::Results(dir) => println!("results: {}", dir.display()),
+                Done::Report(dir, report) => {
+                    println!("results: {}", dir.display());
+                    println!("report: {}", report.display());
+                }
+                Done::Plots(files) => {
+                    for file in files {
+                        println!("{}", file.display());
+                    }
+                }
+                Done::Compared { regressions } => {
+                    if regressions {
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+            if stop.is_stopped() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Drives one phase (load or run) of a workload through a binding with N client threads.
+//!
+//! Each thread pulls operations from its own seeded stream, optionally paced to the target
+//! rate (each operation has an intended start time; latency is measured both from the actual
+//! and from the intended start, correcting coordinated omission as wrk2 and YCSB's `intended`
+//! mode do), and records into its own [`ThreadRecorder`]. The calling thread collects reports,
+//! prints status, and stops the phase on its deadline, its operation count or Ctrl-C.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use kvlab_workloads::{CoreWorkload, OpKind, Operation};
+
+use crate::binding::Binding;
+use crate::error::{Error, Result};
+use crate::measure::{Collector, ThreadRecorder};
+use crate::progress::Progress;
+use crate::settings::Settings;
+
+/// Which YCSB phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Inserting the initial records.
+    Load,
+    /// The measured mix of operations.
+    Run,
+}
+
+impl Phase {
+    /// The name used in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Load => "load",
+            Phase::Run => "run",
+        }
+    }
+}
+
+/// What one phase measured.
+pub struct PhaseOutcome {
+    /// The phase.
+    pub phase: Phase,
+    /// Wall-clock start.
+    pub started: SystemTime,
+    /// Wall-clock end.
+    pub ended: SystemTime,
+    /// Time from start to the last thread's end.
+    pub elapsed: Duration,
+    /// The measured time: `elapsed` less the warm-up.
+    pub measured: Duration,
+    /// Merged figures.
+    pub collector: Collector,
+    /// Whether the phase ran to its end (not interrupted).
+    pub completed: bool,
+    /// Operations issued, warm-up included.
+    pub issued: u64,
+}
+
+/// A shared stop signal (Ctrl-C, or a test).
+#[derive(Clone, Debug, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    /// A flag not yet raised.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Raises the flag.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    /// Whether the flag is raised.
+    #[inline]
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs one phase.
+///
+/// # Errors
+///
+/// A binding that cannot give a client, or a trace file that cannot be written.
+pub fn run_phase(
+    phase: Phase,
+    settings: &Settings,
+    workload: &Arc<CoreWorkload>,
+    binding: &dyn Binding,
+    stop: &StopFlag,
+    progress: &mut Progress,
+) -> Result<PhaseOutcome> {
+    let threads = settings.threads;
+    let clients = (0..threads).map(|t| binding.client(t)).collect::<Result<Vec<_>>>()?;
+    let (warmup, deadline_after) = match phase {
+        Phase::Load => (Duration::ZERO, None),
+        Phase::Run => (settings.warmup, settings.duration),
+    };
+    let pace = settings.target.map(|t| Duration::from_secs_f64(threads as f64 / t));
+    let trace = match (phase, &settings.trace) {
+        (Phase::Run, Some(path)) => Some(path.clone()),
+        _ => None,
+    };
+    let seed = workload.seed();
+    if phase == Phase::Run {
+        workload.start_clock();
+    }
+    let (tx, rx) = Collector::channel();
+    let mut collector = Collector::new(threads, warmup);
+    let issued = AtomicU64::new(0);
+    let started = SystemTime::now();
+    let start = Instant::now();
+    let deadline = deadline_after.map(|d| start + d);
+    progress.begin(phase, deadline_after);
+
+    let ends = std::thread::scope(|scope| -> Result<Vec<Instant>> {
+        let mut handles = Vec::new();
+        for (thread, mut client) in clients.into_iter().enumerate() {
+            let tx = tx.clone();
+            let issued = &issued;
+            let trace = trace.as_ref().map(|p| part_path(p, thread));
+            handles.push(scope.spawn(move || -> Result<Instant> {
+                let mut sink = match &trace {
+                    Some(path) => Some(TraceSink::create(path)?),
+                    None => None,
+                };
+                let mut recorder = ThreadRecorder::new(thread, start, pace.is_some(), tx);
+                let mut op = Operation::new();
+                let mut source = match phase {
+                    Phase::Load => {
+                        Source::Load(Box::new(workload.load_stream(thread, threads, seed)))
+                    }
+                    Phase::Run => Source::Run(Box::new(workload.run_stream(thread, seed))),
+                };
+                let limit = match (phase, deadline) {
+                    (Phase::Run, None) => {
+                        CoreWorkload::share_of(workload.operation_count(), thread, threads)
+                    }
+                    _ => u64::MAX,
+                };
+                let mut n: u64 = 0;
+                while n < limit && !stop.is_stopped() {
+                    let intended = pace.map(|p| start + p.mul_f64(n as f64));
+                    if let Some(at) = intended {
+                        if !wait_until(at, deadline, stop) {
+                            break;
+                        }
+                    }
+                    let more = match &mut source {
+                        Source::Load(s) => s.next_op(&mut op),
+                        Source::Run(s) => {
+                            s.next_op(&mut op);
+                            true
+                        }
+                    };
+                    if !more {
+                        break;
+                    }
+                    let t0 = Instant::now();
+                    let result = client.execute(&op);
+                    let t1 = Instant::now();
+                    if phase == Phase::Run && op.kind == OpKind::Insert {
+                        // Acknowledged whether or not it succeeded, as YCSB does.
+                        let _ = workload.acknowledge_insert(op.keynum);
+                    }
+                    let service = t1 - t0;
+                    let intended_latency = intended.map(|at| t1.saturating_duration_since(at));
+                    recorder.record(op.kind, t1, service, intended_latency, &result);
+                    if let Some(sink) = &mut sink {
+                        sink.write(thread, &op, t0 - start, service, intended_latency, &result)?;
+                    }
+                    n += 1;
+                    if deadline.is_some_and(|d| t1 >= d) {
+                        break;
+                    }
+                }
+                issued.fetch_add(n, Ordering::Relaxed);
+                if let Some(sink) = sink {
+                    sink.finish()?;
+                }
+                let end = Instant::now();
+                recorder.finish();
+                Ok(end)
+            }));
+        }
+        drop(tx);
+        // Collect until every thread is done; the channel closes when they all have.
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(report) => collector.accept(report),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+            progress.update(start.elapsed(), &collector);
+        }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::setting("client thread", "panic", "no panic")))
+            })
+            .collect()
+    })?;
+    collector.finish();
+    let end = ends.into_iter().max().unwrap_or(start);
+    let elapsed = end - start;
+    progress.end();
+    if let Some(path) = &trace {
+        join_trace(path, threads)?;
+    }
+    let measured = elapsed.saturating_sub(warmup.min(elapsed));
+    Ok(PhaseOutcome {
+        phase,
+        started,
+        ended: SystemTime::now(),
+        elapsed,
+        measured,
+        collector,
+        completed: !stop.is_stopped(),
+        issued: issued.into_inner(),
+    })
+}
+
+/// A thread's operation stream (boxed: the run stream is much larger than the load stream).
+enum Source {
+    Load(Box<kvlab_workloads::LoadStream>),
+    Run(Box<kvlab_workloads::RunStream>),
+}
+
+/// Waits until `at`; false when the deadline passes or a stop is requested first.
+fn wait_until(at: Instant, deadline: Option<Instant>, stop: &StopFlag) -> bool {
+    loop {
+        let now = Instant::now();
+        if now >= at {
+            return true;
+        }
+        if deadline.is_some_and(|d| now >= d) || stop.is_stopped() {
+            return false;
+        }
+        let left = at - now;
+        if left > Duration::from_millis(1) {
+            std::thread::sleep((left - Duration::from_micros(500)).min(Duration::from_millis(50)));
+        } else if left > Duration::from_micros(50) {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The trace's header.
+pub const TRACE_HEADER: &str = "thread,op,key,start_ns,latency_ns,intended_latency_ns,status,node";
+
+fn part_path(path: &Path, thread: usize) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".part{thread}"));
+    PathBuf::from(name)
+}
+
+/// One thread's share of the trace.
+struct TraceSink {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl TraceSink {
+    fn create(path: &Path) -> Result<Self> {
+        let file =
+            File::create(path).map_err(|e| Error::io("cannot create trace file", path, e))?;
+        Ok(TraceSink { path: path.to_path_buf(), out: BufWriter::with_capacity(1 << 16, file) })
+    }
+
+    fn write(
+        &mut self,
+        thread: usize,
+        op: &Operation,
+        start: Duration,
+        latency: Duration,
+        intended: Option<Duration>,
+        result: &std::result::Result<crate::binding::Served, crate::binding::OpError>,
+    ) -> Result<()> {
+        let key = if op.kind == OpKind::BatchRead {
+            op.batch
+                .iter()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            String::from_utf8_lossy(&op.key).into_owned()
+        };
+        let (status, node) = match result {
+            Ok(served) => ("ok", served.node.map(|n| n.to_string()).unwrap_or_default()),
+            Err(err) => (err.kind, String::new()),
+        };
+        let intended = intended.map(|d| d.as_nanos().to_string()).unwrap_or_default();
+        writeln!(
+            self.out,
+            "{thread},{},{key},{},{},{intended},{status},{node}",
+            op.kind.name(),
+            start.as_nanos(),
+            latency.as_nanos()
+        )
+        .map_err(|e| Error::io("cannot write trace file", &self.path, e))
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.out.flush().map_err(|e| Error::io("cannot write trace file", &self.path, e))
+    }
+}
+
+/// Concatenates the per-thread parts, in thread order, under one header.
+fn join_trace(path: &Path, threads: usize) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io("cannot create trace file", path, e))?;
+    let mut out = BufWriter::new(file);
+    let io = |e| Error::io("cannot write trace file", path, e);
+    writeln!(out, "{TRACE_HEADER}").map_err(io)?;
+    for thread in 0..threads {
+        let part = part_path(path, thread);
+        let mut input =
+            File::open(&part).map_err(|e| Error::io("cannot read trace part", &part, e))?;
+        std::io::copy(&mut input, &mut out).map_err(io)?;
+        std::fs::remove_file(&part).map_err(|e| Error::io("cannot remove trace part", &part, e))?;
+    }
+    out.flush().map_err(io)
+}

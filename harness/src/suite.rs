@@ -1,0 +1,346 @@
+//! Suites: a TOML file naming the question, base properties, one or more matrices of axes and
+//! the number of repetitions. Every configuration runs `repetitions` times; results carry a
+//! column per axis and `rep`, and `aggregate.csv` gives each configuration's mean and 95 %
+//! confidence interval.
+//!
+//! ```toml
+//! question = "Do follower reads spread a hot key over the replicas?"
+//! repetitions = 3                         # default 3
+//! workloads = ["../../workloads/ycsb/workloadc"]   # -P files, relative to this file
+//!
+//! [properties]                            # every run; any property
+//! db = "store"
+//! recordcount = 10000
+//! duration = "5s"
+//! warmup = "1s"
+//!
+//! [matrix]                                # the cartesian product of the axes, in order
+//! "store.read_policy" = ["leader", "follower", "stale"]
+//! workload = ["../../workloads/ycsb/workloadc", "../../workloads/hotkey/single"]
+//! ```
+//!
+//! `[[matrix]]` (an array of tables) runs the union of several products. The axis `workload`
+//! names a workload file, merged after `workloads`. Properties merge in this order: workload
+//! files, `[properties]`, the axis values, then `-p` overrides from the command line.
+
+use std::path::{Path, PathBuf};
+
+use kvlab_workloads::Properties;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// A parsed suite file.
+#[derive(Clone, Debug)]
+pub struct Suite {
+    /// The file.
+    pub path: PathBuf,
+    /// The question the suite answers (for the report).
+    pub question: String,
+    /// Repetitions of every configuration.
+    pub repetitions: usize,
+    /// Axis names over all matrices, in first-seen order.
+    pub axes: Vec<String>,
+    /// The expanded configurations, in run order.
+    pub configs: Vec<Config>,
+}
+
+/// One configuration of a suite.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Its number, from 1.
+    pub index: usize,
+    /// Axis values, in axis order.
+    pub axes: Vec<(String, String)>,
+    /// Workload files, resolved.
+    pub files: Vec<PathBuf>,
+    /// Properties after the files (suite properties, then axis values).
+    pub props: Vec<(String, String)>,
+}
+
+impl Config {
+    /// The run id of repetition `rep` (`c03-r2`).
+    pub fn run_id(&self, rep: usize) -> String {
+        format!("c{:02}-r{rep}", self.index)
+    }
+
+    /// Loads the properties, with `overrides` applied last.
+    ///
+    /// # Errors
+    ///
+    /// A missing or malformed workload file.
+    pub fn properties(&self, overrides: &[(String, String)]) -> Result<Properties> {
+        let mut all = self.props.clone();
+        all.extend(overrides.iter().cloned());
+        Ok(Properties::load(&self.files, &all)?)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuiteFile {
+    question: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default = "default_repetitions")]
+    repetitions: usize,
+    #[serde(default)]
+    workloads: Vec<String>,
+    #[serde(default)]
+    properties: toml::Table,
+    #[serde(default)]
+    matrix: Option<Matrices>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Matrices {
+    One(toml::Table),
+    Many(Vec<toml::Table>),
+}
+
+fn default_repetitions() -> usize {
+    3
+}
+
+impl Suite {
+    /// Reads and expands a suite file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Suite`] naming the file and the problem (TOML syntax with line and column,
+    /// an unknown key, an empty axis, a value that is not a scalar, a missing workload file).
+    pub fn load(path: &Path) -> Result<Suite> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read suite", path, e))?;
+        Suite::parse(&text, path)
+    }
+
+    /// Parses suite text; relative paths resolve against `path`'s directory.
+    ///
+    /// # Errors
+    ///
+    /// As [`Suite::load`].
+    pub fn parse(text: &str, path: &Path) -> Result<Suite> {
+        let err = |message: String| Error::Suite { path: path.to_path_buf(), message };
+        let file: SuiteFile =
+            toml::from_str(text).map_err(|e| err(e.to_string().trim().to_string()))?;
+        let _ = file.description;
+        if file.repetitions == 0 || file.repetitions > 1000 {
+            return Err(err(format!("`repetitions` = {}: expected 1 to 1000", file.repetitions)));
+        }
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let resolve = |name: &str, what: &str| -> Result<PathBuf> {
+            let p = base_dir.join(name);
+            if p.is_file() {
+                Ok(p)
+            } else {
+                Err(err(format!("{what} `{name}` not found (looked for {})", p.display())))
+            }
+        };
+        let files = file
+            .workloads
+            .iter()
+            .map(|w| resolve(w, "workload file"))
+            .collect::<Result<Vec<_>>>()?;
+        let base_props = file
+            .properties
+            .iter()
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    scalar(v).ok_or_else(|| {
+                        err(format!("property `{k}`: expected a string, number or boolean"))
+                    })?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let matrices = match file.matrix {
+            None => vec![toml::Table::new()],
+            Some(Matrices::One(t)) => vec![t],
+            Some(Matrices::Many(ts)) if ts.is_empty() => vec![toml::Table::new()],
+            Some(Matrices::Many(ts)) => ts,
+        };
+        let mut axes: Vec<String> = Vec::new();
+        let mut configs = Vec::new();
+        for (m, matrix) in matrices.iter().enumerate() {
+            let mut dims: Vec<(String, Vec<String>)> = Vec::new();
+            for (name, values) in matrix {
+                let list = match values {
+                    toml::Value::Array(list) => list.clone(),
+                    other => vec![other.clone()],
+                };
+                if list.is_empty() {
+                    return Err(err(format!("matrix {} axis `{name}` has no values", m + 1)));
+                }
+                let values = list
+                    .iter()
+                    .map(|v| scalar(v).ok_or_else(|| err(format!("matrix {} axis `{name}`: values must be strings, numbers or booleans", m + 1))))
+                    .collect::<Result<Vec<_>>>()?;
+                if !axes.contains(name) {
+                    axes.push(name.clone());
+                }
+                dims.push((name.clone(), values));
+            }
+            for combo in product(&dims) {
+                let mut cfg_files = files.clone();
+                let mut props = base_props.clone();
+                for (name, value) in &combo {
+                    if name == "workload" {
+                        cfg_files.push(resolve(value, "workload file")?);
+                    } else {
+                        props.push((name.clone(), value.clone()));
+                    }
+                }
+                configs.push(Config {
+                    index: configs.len() + 1,
+                    axes: combo,
+                    files: cfg_files,
+                    props,
+                });
+            }
+        }
+        Ok(Suite {
+            path: path.to_path_buf(),
+            question: file.question,
+            repetitions: file.repetitions,
+            axes,
+            configs,
+        })
+    }
+}
+
+/// A scalar TOML value as a property string.
+fn scalar(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Every combination of the dimensions' values, the first dimension varying slowest.
+fn product(dims: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
+    let mut out: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for (name, values) in dims {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut next = prefix.clone();
+                    next.push((name.clone(), v.clone()));
+                    next
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// Student's t quantile for a two-sided 95 % interval with `df` degrees of freedom.
+pub fn t95(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::NAN,
+        1..=30 => TABLE[df - 1],
+        _ => 1.96,
+    }
+}
+
+/// Mean and 95 % confidence half-width of `values` (half-width NaN for fewer than two).
+pub fn mean_ci95(values: &[f64]) -> (f64, f64) {
+    let n = values.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (mean, t95(n - 1) * (var / n as f64).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suite(text: &str) -> Result<Suite> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", "/tmp", e))?;
+        std::fs::write(dir.path().join("wa"), "recordcount=10\n")
+            .map_err(|e| Error::io("w", "wa", e))?;
+        std::fs::write(dir.path().join("wb"), "recordcount=20\n")
+            .map_err(|e| Error::io("w", "wb", e))?;
+        let path = dir.path().join("s.toml");
+        let s = Suite::parse(text, &path);
+        drop(dir);
+        s
+    }
+
+    #[test]
+    fn expands_matrices_in_order() -> Result<()> {
+        let s = suite(
+            r#"
+question = "q"
+repetitions = 2
+workloads = ["wa"]
+[properties]
+db = "null"
+threadcount = 2
+[[matrix]]
+"store.read_policy" = ["leader", "follower"]
+workload = ["wa", "wb"]
+[[matrix]]
+engine = "memory"
+"#,
+        )?;
+        assert_eq!(s.repetitions, 2);
+        assert_eq!(s.axes, vec!["store.read_policy", "workload", "engine"]);
+        assert_eq!(s.configs.len(), 5);
+        let axes: Vec<Vec<String>> =
+            s.configs.iter().map(|c| c.axes.iter().map(|(_, v)| v.clone()).collect()).collect();
+        assert_eq!(axes[0], vec!["leader", "wa"]);
+        assert_eq!(axes[1], vec!["leader", "wb"]);
+        assert_eq!(axes[3], vec!["follower", "wb"]);
+        assert_eq!(axes[4], vec!["memory"]);
+        assert_eq!(s.configs[1].files.len(), 2, "base file then the axis file");
+        assert!(s.configs[0].props.contains(&("threadcount".to_string(), "2".to_string())));
+        assert_eq!(s.configs[2].run_id(3), "c03-r3");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_suites_are_clear_errors() {
+        let cases = [
+            ("question = ", "TOML parse error at line 1"),
+            ("repetitions = 2", "missing field `question`"),
+            ("question = 'q'\nrepetitions = 0", "repetitions"),
+            ("question = 'q'\nbogus = 1", "bogus"),
+            ("question = 'q'\n[matrix]\nengine = []", "no values"),
+            ("question = 'q'\n[matrix]\nengine = [[1]]", "strings, numbers or booleans"),
+            ("question = 'q'\nworkloads = ['missing']", "`missing` not found"),
+            ("question = 'q'\n[matrix]\nworkload = ['nope']", "`nope` not found"),
+            ("question = 'q'\n[properties]\nx = [1]", "property `x`"),
+        ];
+        for (text, expected) in cases {
+            let err = suite(text).expect_err(text).to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+            assert!(err.contains("s.toml"), "names the file: {err}");
+        }
+    }
+
+    #[test]
+    fn confidence_intervals() {
+        let (mean, ci) = mean_ci95(&[10.0, 12.0, 14.0]);
+        assert!((mean - 12.0).abs() < 1e-9);
+        // s = 2, n = 3, t = 4.303: 4.303 * 2 / sqrt(3)
+        assert!((ci - 4.303 * 2.0 / 3f64.sqrt()).abs() < 1e-9);
+        assert!(mean_ci95(&[5.0]).1.is_nan());
+    }
+}
