@@ -1,0 +1,456 @@
+//! `plot`: every figure a results directory has data for, as PNG and SVG in `DIR/plots/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+
+use crate::error::{Error, Result};
+use crate::figures::{
+    latency_unit, render, throughput_unit, Bar, BarChart, BarGroup, Grid, Marker, Panels,
+    PercentileChart, PercentileSeries, Timeline, TimelineSeries,
+};
+use crate::hlog;
+use crate::results::{Results, SummaryRow, SUMMARY_PERCENTILES};
+use crate::stats::{mean, Estimate};
+
+/// One figure written to disk.
+#[derive(Clone, Debug)]
+pub(crate) struct FigureFile {
+    /// File name without extension.
+    pub stem: String,
+    /// One-line caption for reports.
+    pub caption: String,
+    /// The PNG.
+    pub png: PathBuf,
+    /// The SVG.
+    pub svg: PathBuf,
+}
+
+/// Writes every figure the results have data for into `DIR/plots/`; figures whose data is
+/// absent are skipped.
+///
+/// Figures (file stems): `latency-spectrum-service`, `latency-spectrum-intended`,
+/// `throughput`, `p99`, `throughput-over-time`, `p99-over-time`, `nodes-served`, `staleness`,
+/// `engine-grid`. Each is written as `<stem>.png` and `<stem>.svg`.
+///
+/// # Errors
+///
+/// A missing or malformed results file ([`Error::Missing`], [`Error::Csv`], [`Error::Format`],
+/// each naming the file), an output file that cannot be written, or a drawing failure.
+pub fn plot(dir: &Path) -> Result<Vec<PathBuf>> {
+    let results = Results::load(dir)?;
+    Ok(draw_all(&results)?.into_iter().flat_map(|f| [f.png, f.svg]).collect())
+}
+
+/// Draws every figure for loaded results.
+pub(crate) fn draw_all(results: &Results) -> Result<Vec<FigureFile>> {
+    let out = results.dir.join("plots");
+    std::fs::create_dir_all(&out).map_err(|e| Error::io("cannot create directory", &out, e))?;
+    let hists = hlog::load(results)?;
+    let phase = results.main_phase();
+    let configs = config_note(results);
+    let mut files = Vec::new();
+    let mut add =
+        |stem: &str, caption: String, figure: &dyn Fn(&Path, &str) -> Result<[PathBuf; 2]>| {
+            let [png, svg] = figure(&out, stem)?;
+            files.push(FigureFile { stem: stem.to_string(), caption, png, svg });
+            Ok::<(), Error>(())
+        };
+    for latency in ["service", "intended"] {
+        if let Some((chart, source)) = spectrum(results, &hists, phase, latency) {
+            let what = match latency {
+                "intended" => {
+                    "intended latency (from each operation's scheduled start, so \
+                               queueing counts)"
+                }
+                _ => "service latency",
+            };
+            let caption = format!(
+                "{what}: percentile spectrum of the {phase} phase, one line per configuration \
+                 ({configs}); from {source}"
+            );
+            add(&format!("latency-spectrum-{latency}"), caption, &|d, s| render(d, s, &chart))?;
+        }
+    }
+    if let Some(chart) = summary_bars(results, phase, Metric::Throughput) {
+        let caption = format!(
+            "mean {phase}-phase throughput per configuration ({configs}), error bars: 95 % \
+             confidence interval over repetitions"
+        );
+        add("throughput", caption, &|d, s| render(d, s, &chart))?;
+    }
+    if let Some(chart) = summary_bars(results, phase, Metric::P99) {
+        let caption = format!(
+            "mean {phase}-phase p99 service latency per configuration ({configs}), error bars: \
+             95 % confidence interval over repetitions"
+        );
+        add("p99", caption, &|d, s| render(d, s, &chart))?;
+    }
+    for metric in [Metric::Throughput, Metric::P99] {
+        if let Some(chart) = timeline(results, phase, metric) {
+            let (stem, what) = match metric {
+                Metric::Throughput => ("throughput-over-time", "throughput"),
+                Metric::P99 => ("p99-over-time", "p99 latency"),
+            };
+            let markers = if chart.markers.is_empty() { "" } else { "; dashed lines: events" };
+            let caption = format!(
+                "{what} per second of the {phase} phase, mean over repetitions, one line per \
+                 configuration ({configs}){markers}"
+            );
+            add(stem, caption, &|d, s| render(d, s, &chart))?;
+        }
+    }
+    if let Some(chart) = nodes(results) {
+        let caption = format!(
+            "operations served by each store node, mean over repetitions, per configuration \
+             ({configs}): leader reads pile onto one node, follower and mixed reads spread"
+        );
+        add("nodes-served", caption, &|d, s| render(d, s, &chart))?;
+    }
+    if let Some(chart) = staleness(results) {
+        let caption = format!(
+            "distribution of stale reads' staleness (age and log lag) per configuration \
+             ({configs}), quantiles from staleness.csv, mean over repetitions"
+        );
+        add("staleness", caption, &|d, s| render(d, s, &chart))?;
+    }
+    if let Some(chart) = engine_grid(results, phase) {
+        let caption = format!(
+            "{phase}-phase throughput per {} × {} (mean ± 95 % CI), shaded from the worst to the \
+             best in each column",
+            chart.row_desc, chart.col_desc
+        );
+        add("engine-grid", caption, &|d, s| render(d, s, &chart))?;
+    }
+    Ok(files)
+}
+
+/// How legends name configurations, for captions: `read_policy / workload`.
+fn config_note(results: &Results) -> String {
+    if results.axes.is_empty() {
+        "a single run".into()
+    } else {
+        let names: Vec<&str> = (0..results.axes.len()).map(|i| results.axis_short(i)).collect();
+        format!("legend: {}", names.join(" / "))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Metric {
+    Throughput,
+    P99,
+}
+
+fn spectrum(
+    results: &Results,
+    hists: &BTreeMap<hlog::HistKey, Histogram<u64>>,
+    phase: &str,
+    latency: &str,
+) -> Option<(PercentileChart, &'static str)> {
+    let op = results.overall_op(phase)?;
+    let mut series: Vec<PercentileSeries> = Vec::new();
+    let mut source = "the HdrHistogram interval logs, repetitions merged";
+    for (i, config) in results.configs.iter().enumerate() {
+        let hist = overall_histogram(hists, (i, phase, &op, latency));
+        let points: Vec<(f64, f64)> = if let Some(h) = hist.filter(|h| !h.is_empty()) {
+            // Percentiles up to the one the sample size supports, 40 per decade.
+            let top = (1.0 - 1.0 / h.len() as f64).min(0.9999);
+            (0..=160)
+                .map(|k| 100.0 * (1.0 - 0.5 * 10f64.powf(-(k as f64) / 40.0)))
+                .filter(|p| *p / 100.0 <= top + 1e-12)
+                .map(|p| (p, h.value_at_quantile(p / 100.0) as f64 / 1000.0))
+                .collect()
+        } else {
+            let rows = |k: usize| results.samples(i, phase, &op, latency, |r| r.percentiles[k]);
+            let points: Vec<(f64, f64)> = SUMMARY_PERCENTILES
+                .iter()
+                .enumerate()
+                .filter_map(|(k, &p)| Estimate::of(&rows(k)).map(|e| (p, e.mean)))
+                .collect();
+            if !points.is_empty() {
+                source = "summary.csv's percentiles, mean over repetitions";
+            }
+            points
+        };
+        if !points.is_empty() {
+            series.push(PercentileSeries { label: config.label.clone(), config: i, points });
+        }
+    }
+    if series.is_empty() {
+        return None;
+    }
+    let max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0, f64::max);
+    let (div, unit) = latency_unit(max);
+    for s in &mut series {
+        for p in &mut s.points {
+            p.1 /= div;
+        }
+    }
+    let title = format!("{latency} latency by percentile ({op})");
+    Some((PercentileChart { title, y_desc: format!("latency ({unit})"), series }, source))
+}
+
+/// The histogram of `op`; for `ALL`, which the harness does not log, the sum of every op's.
+fn overall_histogram(
+    hists: &BTreeMap<hlog::HistKey, Histogram<u64>>,
+    (config, phase, op, latency): (usize, &str, &str, &str),
+) -> Option<Histogram<u64>> {
+    if let Some(h) = hists.get(&(config, phase.to_string(), op.to_string(), latency.to_string())) {
+        return Some(h.clone());
+    }
+    if op != "ALL" {
+        return None;
+    }
+    let mut parts =
+        hists.iter().filter(|((c, p, _, l), _)| *c == config && p == phase && l == latency);
+    let mut total = parts.next()?.1.clone();
+    for (_, h) in parts {
+        total.add(h).ok()?;
+    }
+    Some(total)
+}
+
+/// Groups configurations for bar charts: by the first axis's value when there are two or more
+/// axes, else one group per configuration.
+fn group_configs(results: &Results) -> (String, Vec<(String, Vec<usize>)>) {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    if results.axes.len() >= 2 {
+        for (i, c) in results.configs.iter().enumerate() {
+            let key = c.values.first().cloned().unwrap_or_default();
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) => g.1.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+        (results.axis_short(0).to_string(), groups)
+    } else {
+        let desc = if results.axes.is_empty() { "run" } else { results.axis_short(0) };
+        let groups = results.configs.iter().enumerate().map(|(i, c)| (c.label.clone(), vec![i]));
+        (desc.to_string(), groups.collect())
+    }
+}
+
+fn summary_bars(results: &Results, phase: &str, metric: Metric) -> Option<BarChart> {
+    let op = results.overall_op(phase)?;
+    let value = |r: &SummaryRow| match metric {
+        Metric::Throughput => r.throughput,
+        Metric::P99 => r.percentiles[3],
+    };
+    let (x_desc, grouping) = group_configs(results);
+    let mut groups = Vec::new();
+    let mut max = 0.0f64;
+    for (label, members) in grouping {
+        let bars: Vec<Bar> = members
+            .into_iter()
+            .filter_map(|i| {
+                let e = results.estimate(i, phase, &op, "service", value)?;
+                max = max.max(e.mean);
+                let label = results.configs.get(i).map(|c| c.label.clone()).unwrap_or_default();
+                Some(Bar { config: i, label, value: e.mean, ci: e.ci95 })
+            })
+            .collect();
+        if !bars.is_empty() {
+            groups.push(BarGroup { label, bars });
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let (div, unit, title) = match metric {
+        Metric::Throughput => {
+            let (d, u) = throughput_unit(max);
+            (d, format!("throughput ({u})"), format!("{phase}-phase throughput ({op})"))
+        }
+        Metric::P99 => {
+            let (d, u) = latency_unit(max);
+            (d, format!("p99 service latency ({u})"), format!("{phase}-phase p99 latency ({op})"))
+        }
+    };
+    scale_bars(&mut groups, div);
+    Some(BarChart { title, x_desc, y_desc: unit, groups })
+}
+
+fn scale_bars(groups: &mut [BarGroup], div: f64) {
+    for b in groups.iter_mut().flat_map(|g| g.bars.iter_mut()) {
+        b.value /= div;
+        b.ci = b.ci.map(|c| c / div);
+    }
+}
+
+fn timeline(results: &Results, phase: &str, metric: Metric) -> Option<Timeline> {
+    let rows: Vec<_> = results.timeseries.iter().filter(|r| r.phase == phase).collect();
+    let has_all = rows.iter().any(|r| r.op == "ALL");
+    // (config, rep, second) → value across ops: summed throughput, worst p99.
+    let mut per_rep: BTreeMap<(usize, u32, u64), f64> = BTreeMap::new();
+    for r in rows.iter().filter(|r| !has_all || r.op == "ALL") {
+        let slot = per_rep.entry((r.config, r.rep, r.second.round() as u64)).or_insert(0.0);
+        match metric {
+            Metric::Throughput => *slot += r.throughput,
+            Metric::P99 => *slot = slot.max(r.p99_us),
+        }
+    }
+    // config → second → values over repetitions.
+    let mut per_config: BTreeMap<usize, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
+    for ((config, _, second), v) in per_rep {
+        per_config.entry(config).or_default().entry(second).or_default().push(v);
+    }
+    if per_config.is_empty() {
+        return None;
+    }
+    let max = per_config.values().flat_map(|m| m.values().map(|v| mean(v))).fold(0.0, f64::max);
+    let (div, y_desc, title) = match metric {
+        Metric::Throughput => {
+            let (d, u) = throughput_unit(max);
+            (d, format!("throughput ({u})"), format!("{phase}-phase throughput over time"))
+        }
+        Metric::P99 => {
+            let (d, u) = latency_unit(max);
+            (d, format!("p99 latency ({u})"), format!("{phase}-phase p99 latency over time"))
+        }
+    };
+    let series = per_config
+        .into_iter()
+        .map(|(config, seconds)| TimelineSeries {
+            label: results.configs.get(config).map(|c| c.label.clone()).unwrap_or_default(),
+            config,
+            points: seconds.into_iter().map(|(s, v)| (s as f64, mean(&v) / div)).collect(),
+        })
+        .collect();
+    let mut markers: Vec<Marker> = results
+        .events
+        .iter()
+        .map(|e| Marker { config: e.config, second: e.second, kind: e.kind.clone() })
+        .collect();
+    markers.sort_by(|a, b| a.second.total_cmp(&b.second).then(a.config.cmp(&b.config)));
+    markers.dedup_by(|a, b| a.config == b.config && a.second == b.second && a.kind == b.kind);
+    Some(Timeline { title, y_desc, series, markers })
+}
+
+fn nodes(results: &Results) -> Option<BarChart> {
+    let mut node_names: Vec<String> = results.nodes.iter().map(|n| n.node.clone()).collect();
+    node_names.sort_by(|a, b| match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    });
+    node_names.dedup();
+    let mut max = 0.0f64;
+    let mut groups: Vec<BarGroup> = Vec::new();
+    for node in &node_names {
+        let mut bars = Vec::new();
+        for (i, c) in results.configs.iter().enumerate() {
+            let samples: Vec<f64> = results
+                .nodes
+                .iter()
+                .filter(|n| n.config == i && &n.node == node)
+                .map(|n| n.served)
+                .collect();
+            if let Some(e) = Estimate::of(&samples) {
+                max = max.max(e.mean);
+                bars.push(Bar { config: i, label: c.label.clone(), value: e.mean, ci: e.ci95 });
+            }
+        }
+        groups.push(BarGroup { label: format!("node {node}"), bars });
+    }
+    if groups.is_empty() || max <= 0.0 {
+        return None;
+    }
+    let (div, unit) = if max >= 20_000.0 { (1000.0, "thousand ops") } else { (1.0, "ops") };
+    scale_bars(&mut groups, div);
+    Some(BarChart {
+        title: "operations served per node".into(),
+        x_desc: "store node".into(),
+        y_desc: format!("served ({unit})"),
+        groups,
+    })
+}
+
+fn staleness(results: &Results) -> Option<Panels> {
+    let mut panels = Vec::new();
+    for (metric, title, desc) in [
+        ("age_ms", "staleness of stale reads: age", "age (ms)"),
+        ("lag_entries", "staleness of stale reads: log lag", "lag (entries)"),
+    ] {
+        let mut series = Vec::new();
+        for (i, c) in results.configs.iter().enumerate() {
+            let rows: Vec<_> = results
+                .staleness
+                .iter()
+                .filter(|r| r.config == i && r.metric == metric && r.count > 0.0)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let points = [50.0, 90.0, 99.0, 99.9]
+                .iter()
+                .enumerate()
+                .map(|(k, &p)| {
+                    let v: Vec<f64> = rows.iter().map(|r| r.quantiles[k]).collect();
+                    // A log axis cannot show 0: a fresh-enough stale read is drawn at 0.1.
+                    (p, mean(&v).max(0.1))
+                })
+                .collect();
+            series.push(PercentileSeries { label: c.label.clone(), config: i, points });
+        }
+        if !series.is_empty() {
+            panels.push(PercentileChart { title: title.into(), y_desc: desc.into(), series });
+        }
+    }
+    (!panels.is_empty()).then_some(Panels(panels))
+}
+
+/// The axis index whose short name contains one of `words`.
+fn find_axis(results: &Results, words: &[&str]) -> Option<usize> {
+    (0..results.axes.len())
+        .find(|&i| words.iter().any(|w| results.axis_short(i).to_lowercase().contains(w)))
+}
+
+fn engine_grid(results: &Results, phase: &str) -> Option<Grid> {
+    let engine = find_axis(results, &["engine", "preset"])?;
+    let workload = find_axis(results, &["workload"])?;
+    if engine == workload {
+        return None;
+    }
+    let op = results.overall_op(phase)?;
+    let mut rows: Vec<String> = Vec::new();
+    let mut cols: Vec<String> = Vec::new();
+    // (engine value, workload value) → per-rep throughputs of every matching configuration.
+    let mut samples: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for (i, c) in results.configs.iter().enumerate() {
+        let (Some(e), Some(w)) = (c.values.get(engine), c.values.get(workload)) else { continue };
+        if !rows.contains(e) {
+            rows.push(e.clone());
+        }
+        if !cols.contains(w) {
+            cols.push(w.clone());
+        }
+        let s = results.samples(i, phase, &op, "service", |r| r.throughput);
+        samples.entry((e.clone(), w.clone())).or_default().extend(s);
+    }
+    let max = samples.values().map(|v| mean(v)).fold(0.0, f64::max);
+    let (div, unit) = throughput_unit(max);
+    let cells = rows
+        .iter()
+        .map(|r| {
+            cols.iter()
+                .map(|c| {
+                    let e = Estimate::of(samples.get(&(r.clone(), c.clone()))?)?;
+                    Some((e.mean / div, e.ci95.map(|x| x / div)))
+                })
+                .collect()
+        })
+        .collect();
+    Some(Grid {
+        title: format!(
+            "{phase}-phase throughput: {} × {}",
+            results.axis_short(engine),
+            results.axis_short(workload)
+        ),
+        row_desc: results.axis_short(engine).to_string(),
+        col_desc: results.axis_short(workload).to_string(),
+        rows,
+        cols,
+        cells,
+        unit: unit.to_string(),
+    })
+}

@@ -1,0 +1,161 @@
+//! Figures from the fixture: valid PNG and SVG files with the expected series.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{fixture_copy, labels, TestResult};
+
+const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+
+/// Every `<text>` element's content in an SVG file (which must parse as XML).
+fn svg_texts(path: &Path) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path)?;
+    let doc = roxmltree::Document::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    assert_eq!(doc.root_element().tag_name().name(), "svg", "{}", path.display());
+    Ok(doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect())
+}
+
+fn find<'a>(files: &'a [PathBuf], name: &str) -> Option<&'a PathBuf> {
+    files.iter().find(|p| p.file_name().is_some_and(|n| n == name))
+}
+
+#[test]
+fn figures_are_valid_and_name_their_series() -> TestResult {
+    let (_tmp, dir) = fixture_copy()?;
+    let files = kvlab_plots::plot(&dir)?;
+    let stems = [
+        "latency-spectrum-service",
+        "latency-spectrum-intended",
+        "throughput",
+        "p99",
+        "throughput-over-time",
+        "p99-over-time",
+        "nodes-served",
+        "staleness",
+    ];
+    for stem in stems {
+        for ext in ["png", "svg"] {
+            let name = format!("{stem}.{ext}");
+            assert!(find(&files, &name).is_some(), "{name} missing from {files:?}");
+        }
+    }
+    // No engine axis in the fixture: no engine grid.
+    assert!(find(&files, "engine-grid.svg").is_none());
+    for f in &files {
+        assert!(f.starts_with(dir.join("plots")), "{} outside DIR/plots", f.display());
+        let bytes = std::fs::read(f)?;
+        match f.extension().and_then(|e| e.to_str()) {
+            Some("png") => {
+                assert!(bytes.starts_with(&PNG_SIGNATURE), "{} is not a PNG", f.display());
+                // The first chunk is IHDR: width and height, big-endian.
+                let dim = |at: usize| {
+                    bytes
+                        .get(at..at + 4)
+                        .map(|b| b.iter().fold(0u32, |a, &x| a << 8 | u32::from(x)))
+                };
+                assert_eq!(bytes.get(12..16), Some(&b"IHDR"[..]), "{}", f.display());
+                assert_eq!((dim(16), dim(20)), (Some(1200), Some(700)), "{}", f.display());
+                assert!(bytes.len() > 10_000, "{} suspiciously small", f.display());
+            }
+            Some("svg") => {
+                svg_texts(f)?;
+            }
+            other => panic!("unexpected file {} ({other:?})", f.display()),
+        }
+    }
+    // Every configuration is named in the legends of the per-configuration figures.
+    for stem in
+        ["latency-spectrum-service", "throughput", "p99", "throughput-over-time", "nodes-served"]
+    {
+        let path = dir.join("plots").join(format!("{stem}.svg"));
+        let texts = svg_texts(&path)?;
+        for label in labels() {
+            assert!(texts.contains(&label), "{stem}.svg lacks series {label}: {texts:?}");
+        }
+    }
+    // Percentile axis labels, units, grouping axis, event marker, staleness only for followers.
+    let spectrum = svg_texts(&dir.join("plots/latency-spectrum-service.svg"))?;
+    for want in ["50 %", "90 %", "99 %", "percentile", "latency (µs)"] {
+        assert!(spectrum.iter().any(|t| t == want), "spectrum lacks {want}: {spectrum:?}");
+    }
+    let throughput = svg_texts(&dir.join("plots/throughput.svg"))?;
+    for want in ["read_policy", "leader", "follower", "throughput (kops/s)"] {
+        assert!(throughput.iter().any(|t| t == want), "throughput lacks {want}: {throughput:?}");
+    }
+    let timeline = svg_texts(&dir.join("plots/throughput-over-time.svg"))?;
+    assert!(timeline.iter().any(|t| t == "leader-change"), "no event marker: {timeline:?}");
+    let staleness = svg_texts(&dir.join("plots/staleness.svg"))?;
+    assert!(staleness.iter().any(|t| t == "follower / a"));
+    assert!(!staleness.iter().any(|t| t == "leader / a"), "leader reads are never stale");
+    Ok(())
+}
+
+#[test]
+fn colours_are_consistent_across_figures() -> TestResult {
+    let (_tmp, dir) = fixture_copy()?;
+    kvlab_plots::plot(&dir)?;
+    // The first configuration is drawn in the palette's first colour everywhere.
+    for stem in ["latency-spectrum-service", "throughput", "throughput-over-time"] {
+        let svg = std::fs::read_to_string(dir.join("plots").join(format!("{stem}.svg")))?;
+        assert!(
+            svg.contains("#1F77B4") || svg.contains("#1f77b4"),
+            "{stem}: colour of c01 missing"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn engine_grid_when_engine_and_workload_axes_exist() -> TestResult {
+    let (_tmp, dir) = fixture_copy()?;
+    // Rename the read-policy axis to an engine preset axis in every file.
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            let text =
+                std::fs::read_to_string(&path)?.replacen("store.read_policy", "store.engine", 1);
+            std::fs::write(&path, text)?;
+        }
+    }
+    let files = kvlab_plots::plot(&dir)?;
+    let grid = find(&files, "engine-grid.svg").ok_or("no engine grid")?;
+    let texts = svg_texts(grid)?;
+    for want in ["leader", "follower", "a", "b", "engine", "workload"] {
+        assert!(texts.iter().any(|t| t == want), "grid lacks {want}: {texts:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn absent_optional_files_skip_their_figures() -> TestResult {
+    let (_tmp, dir) = fixture_copy()?;
+    for name in [
+        "timeseries.csv",
+        "nodes.csv",
+        "staleness.csv",
+        "events.csv",
+        "aggregate.csv",
+        "errors.csv",
+    ] {
+        std::fs::remove_file(dir.join(name))?;
+    }
+    std::fs::remove_dir_all(dir.join("hlog"))?;
+    let files = kvlab_plots::plot(&dir)?;
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    // The spectrum falls back to summary.csv's percentiles.
+    for want in ["latency-spectrum-service.svg", "throughput.png", "p99.svg"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+    }
+    for gone in ["throughput-over-time.svg", "nodes-served.svg", "staleness.svg"] {
+        assert!(!names.iter().any(|n| n == gone), "{gone} drawn without data");
+    }
+    Ok(())
+}
