@@ -1,0 +1,397 @@
+//! `Client`: the blocking client the harness drives, one per OS thread.
+//!
+//! A request is routed to the region owning its key, then to a replica chosen by the read
+//! policy: the cached leader for writes and leader/lease reads; for follower, mixed and stale
+//! reads a follower, any replica, or any replica, picked round-robin, at random (seeded) or by
+//! zone (`closest`: a replica in the client's zone, else the leader). The request travels with
+//! the emulated client→node latency; the client waits out the reply latency itself.
+//!
+//! Errors are retried until the request's deadline (`ClientConfig::timeout`): `NotLeader`
+//! with a hint goes to the hinted node at once; `NotLeader` without a hint, `Unavailable` and
+//! per-attempt timeouts move to the next replica after an exponential backoff (1 ms doubling
+//! to 50 ms). Each attempt has its own deadline (at most two election timeouts), so one dead
+//! node cannot eat the whole budget. Every answer names the node that served it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::cluster::ClusterInner;
+use crate::config::{ClientConfig, ReadPolicy, ReplicaChoice};
+use crate::engine::{KvPair, WriteBatch};
+use crate::error::{Error, Result};
+use crate::node::{NodeMsg, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue};
+use crate::raftstore::Staleness;
+use crate::topology::{NodeId, Region, RegionId};
+use crate::transport::Inbound;
+
+/// The answer to [`Client::get`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadResult {
+    /// The value, if the key exists.
+    pub value: Option<Vec<u8>>,
+    /// The node that served the read.
+    pub node: NodeId,
+    /// The policy that served it (a stale read that fell back reports `Follower`).
+    pub served_as: ReadPolicy,
+    /// For stale reads: the serving replica's staleness.
+    pub staleness: Option<Staleness>,
+}
+
+/// The answer to a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteResult {
+    /// The leader that applied the write.
+    pub node: NodeId,
+}
+
+/// The answer to [`Client::scan`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanResult {
+    /// Pairs in key order.
+    pub pairs: Vec<KvPair>,
+    /// The nodes that served each region touched, in key order.
+    pub nodes: Vec<NodeId>,
+}
+
+/// The answer to [`Client::batch_get`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchGetResult {
+    /// Values in request order.
+    pub values: Vec<Option<Vec<u8>>>,
+    /// The nodes that served each region touched.
+    pub nodes: Vec<NodeId>,
+}
+
+/// A blocking client (see the module docs).
+pub struct Client {
+    cluster: Arc<ClusterInner>,
+    config: ClientConfig,
+    leaders: HashMap<RegionId, NodeId>,
+    rr: usize,
+    rng: ChaCha8Rng,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub(crate) fn new(cluster: Arc<ClusterInner>, config: ClientConfig) -> Self {
+        let rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let rr = config.seed as usize;
+        Self { cluster, config, leaders: HashMap::new(), rr, rng }
+    }
+
+    /// This client's settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Changes the read policy for subsequent reads.
+    pub fn set_read_policy(&mut self, policy: ReadPolicy) {
+        self.config.read_policy = policy;
+    }
+
+    /// Reads `key` under the client's read policy.
+    ///
+    /// # Errors
+    ///
+    /// `Timeout` when no replica answered within the timeout; engine errors.
+    pub fn get(&mut self, key: &[u8]) -> Result<ReadResult> {
+        let cluster = self.cluster.clone();
+        let region = cluster.topology.locate(key);
+        let resp = self.read_region(region, ReadOp::Get(key.to_vec()), None)?;
+        Ok(to_read_result(resp))
+    }
+
+    /// Reads `key` at one specific node, never failing over to another (for experiments and
+    /// tests: "what does this replica answer?").
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::get`]; `NotLeader` for leader-only policies at a follower.
+    pub fn get_at(&mut self, node: NodeId, key: &[u8]) -> Result<ReadResult> {
+        let cluster = self.cluster.clone();
+        let region = cluster.topology.locate(key);
+        let resp = self.read_region(region, ReadOp::Get(key.to_vec()), Some(node))?;
+        Ok(to_read_result(resp))
+    }
+
+    /// Writes `value` under `key`; returns once the leader applied it.
+    ///
+    /// # Errors
+    ///
+    /// `Timeout` when no leader accepted and applied the write within the timeout.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<WriteResult> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.write_region(key, batch)
+    }
+
+    /// Deletes `key`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::put`].
+    pub fn delete(&mut self, key: &[u8]) -> Result<WriteResult> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.write_region(key, batch)
+    }
+
+    /// Up to `limit` pairs from `start` on, across regions, in key order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::get`].
+    pub fn scan(&mut self, start: &[u8], limit: usize) -> Result<ScanResult> {
+        let mut pairs = Vec::new();
+        let mut nodes = Vec::new();
+        let mut region = self.cluster.topology.locate(start).clone();
+        let mut cursor = start.to_vec();
+        while pairs.len() < limit {
+            let op = ReadOp::Scan {
+                start: cursor.clone(),
+                end: region.end.clone(),
+                limit: limit - pairs.len(),
+            };
+            let resp = self.read_region(&region, op, None)?;
+            nodes.push(resp.node);
+            if let ReadValue::Pairs(mut p) = resp.value {
+                pairs.append(&mut p);
+            }
+            if region.end.is_empty() {
+                break;
+            }
+            cursor = region.end.clone();
+            region = self.cluster.topology.locate(&cursor).clone();
+        }
+        Ok(ScanResult { pairs, nodes })
+    }
+
+    /// Reads several keys (one request per region touched).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::get`].
+    pub fn batch_get(&mut self, keys: &[Vec<u8>]) -> Result<BatchGetResult> {
+        let mut by_region: Vec<(Region, Vec<usize>)> = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let region = self.cluster.topology.locate(k);
+            match by_region.iter_mut().find(|(r, _)| r.id == region.id) {
+                Some((_, idx)) => idx.push(i),
+                None => by_region.push((region.clone(), vec![i])),
+            }
+        }
+        let mut values = vec![None; keys.len()];
+        let mut nodes = Vec::new();
+        for (region, idx) in by_region {
+            let op = ReadOp::BatchGet(idx.iter().map(|&i| keys[i].clone()).collect());
+            let resp = self.read_region(&region, op, None)?;
+            nodes.push(resp.node);
+            if let ReadValue::Many(vs) = resp.value {
+                for (i, v) in idx.into_iter().zip(vs) {
+                    values[i] = v;
+                }
+            }
+        }
+        Ok(BatchGetResult { values, nodes })
+    }
+
+    fn attempt_timeout(&self) -> Duration {
+        (self.cluster.config.election_timeout() * 2).max(Duration::from_millis(200))
+    }
+
+    fn leader_guess(&self, region: &Region) -> NodeId {
+        self.leaders.get(&region.id).copied().unwrap_or_else(|| region.preferred_leader())
+    }
+
+    fn rotate_leader(&mut self, region: &Region) {
+        let cur = self.leader_guess(region);
+        let pos = region.replicas.iter().position(|&n| n == cur).unwrap_or(0);
+        let next = region.replicas[(pos + 1) % region.replicas.len()];
+        self.leaders.insert(region.id, next);
+    }
+
+    fn choose(&mut self, candidates: &[NodeId]) -> NodeId {
+        self.rr = self.rr.wrapping_add(1);
+        match self.config.replica_choice {
+            ReplicaChoice::Random => candidates[self.rng.gen_range(0..candidates.len())],
+            _ => candidates[self.rr % candidates.len()],
+        }
+    }
+
+    fn pick(&mut self, region: &Region, attempt: u32) -> NodeId {
+        let leader = self.leader_guess(region);
+        let policy = self.config.read_policy;
+        if matches!(policy, ReadPolicy::Leader | ReadPolicy::Lease) {
+            return leader;
+        }
+        let zone = self.config.zone;
+        let transport = &self.cluster.transport;
+        let mut candidates: Vec<NodeId> = match policy {
+            ReadPolicy::Follower => {
+                region.replicas.iter().copied().filter(|&n| n != leader).collect()
+            }
+            _ => region.replicas.clone(),
+        };
+        if self.config.replica_choice == ReplicaChoice::Closest && attempt == 0 {
+            candidates.retain(|&n| transport.zone_of(n) == zone);
+            if candidates.is_empty() {
+                return leader;
+            }
+        }
+        if candidates.is_empty() {
+            return leader;
+        }
+        self.choose(&candidates)
+    }
+
+    fn read_region(
+        &mut self,
+        region: &Region,
+        op: ReadOp,
+        fixed: Option<NodeId>,
+    ) -> Result<ReadResponse> {
+        let deadline = Instant::now() + self.config.timeout;
+        let mut attempt = 0u32;
+        let mut backoff = Duration::from_millis(1);
+        let policy = self.config.read_policy;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout(format!("read in region {} ({policy})", region.id)));
+            }
+            let node = fixed.unwrap_or_else(|| self.pick(region, attempt));
+            let attempt_deadline = deadline.min(now + self.attempt_timeout());
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let task = ReadTask {
+                region: region.id,
+                op: op.clone(),
+                policy,
+                max_staleness: self.config.max_staleness,
+                deadline: attempt_deadline,
+                ready: false,
+                fell_back: false,
+                reply: tx,
+            };
+            let msg = match policy {
+                ReadPolicy::Lease | ReadPolicy::Stale => Inbound::Pool(task),
+                _ => Inbound::Raft(NodeMsg::Read(task)),
+            };
+            let result = self
+                .cluster
+                .transport
+                .send_request(self.config.zone, node, msg)
+                .and_then(|()| wait(&rx, attempt_deadline));
+            attempt += 1;
+            match result {
+                Ok(resp) => {
+                    self.wait_reply_latency(resp.node, resp.sent_at);
+                    if matches!(policy, ReadPolicy::Leader | ReadPolicy::Lease) {
+                        self.leaders.insert(region.id, resp.node);
+                    }
+                    return Ok(resp);
+                }
+                Err(e @ Error::NotLeader { .. }) if fixed.is_some() => return Err(e),
+                Err(e) => self.on_error(region, e, &mut backoff, deadline)?,
+            }
+        }
+    }
+
+    fn write_region(&mut self, key: &[u8], batch: WriteBatch) -> Result<WriteResult> {
+        let cluster = self.cluster.clone();
+        let region = cluster.topology.locate(key);
+        let deadline = Instant::now() + self.config.timeout;
+        let mut backoff = Duration::from_millis(1);
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout(format!("write in region {}", region.id)));
+            }
+            let node = self.leader_guess(region);
+            let attempt_deadline = deadline.min(now + self.attempt_timeout());
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let task = ProposeTask {
+                region: region.id,
+                batch: batch.clone(),
+                deadline: attempt_deadline,
+                reply: tx,
+            };
+            let sent = self.cluster.transport.send_request(
+                self.config.zone,
+                node,
+                Inbound::Raft(NodeMsg::Propose(task)),
+            );
+            let result = sent.and_then(|()| wait(&rx, attempt_deadline));
+            match result {
+                Ok(node) => {
+                    self.wait_reply_latency(node, Instant::now());
+                    self.leaders.insert(region.id, node);
+                    return Ok(WriteResult { node });
+                }
+                Err(e) => self.on_error(region, e, &mut backoff, deadline)?,
+            }
+        }
+    }
+
+    fn on_error(
+        &mut self,
+        region: &Region,
+        err: Error,
+        backoff: &mut Duration,
+        deadline: Instant,
+    ) -> Result<()> {
+        match err {
+            Error::NotLeader { leader: Some(l), .. }
+                if self.leaders.get(&region.id) != Some(&l) =>
+            {
+                self.leaders.insert(region.id, l);
+                Ok(())
+            }
+            Error::NotLeader { .. } | Error::Unavailable(_) | Error::Timeout(_) => {
+                self.rotate_leader(region);
+                let sleep = (*backoff).min(deadline.saturating_duration_since(Instant::now()));
+                std::thread::sleep(sleep);
+                *backoff = (*backoff * 2).min(Duration::from_millis(50));
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    fn wait_reply_latency(&self, node: NodeId, sent_at: Instant) {
+        let t = &self.cluster.transport;
+        let lat = t.latency(t.zone_of(node), self.config.zone);
+        if lat.is_zero() {
+            return;
+        }
+        let until = sent_at + lat;
+        let now = Instant::now();
+        if until > now {
+            std::thread::sleep(until - now);
+        }
+    }
+}
+
+fn wait<T>(rx: &crossbeam_channel::Receiver<Result<T>>, deadline: Instant) -> Result<T> {
+    let timeout = deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(5);
+    match rx.recv_timeout(timeout) {
+        Ok(r) => r,
+        Err(_) => Err(Error::Timeout("no answer from node".into())),
+    }
+}
+
+fn to_read_result(resp: ReadResponse) -> ReadResult {
+    let value = match resp.value {
+        ReadValue::One(v) => v,
+        _ => None,
+    };
+    ReadResult { value, node: resp.node, served_as: resp.served_as, staleness: resp.staleness }
+}

@@ -1,0 +1,471 @@
+//! Cluster and client configuration, with `from_pairs` for the harness's `store.*` properties.
+//!
+//! Accepted properties (unknown names and bad values are errors naming the option and what it
+//! accepts):
+//!
+//! | property | meaning | default |
+//! |---|---|---|
+//! | `store.nodes` | store nodes | 3 |
+//! | `store.regions` | regions (default split keys balance YCSB keys) | 3 |
+//! | `store.replicas` | replication factor | 3 |
+//! | `store.split_keys` | comma-separated split keys (overrides `store.regions`) | – |
+//! | `store.zones` | zones; node `i` is in zone `(i−1) mod zones` | 1 |
+//! | `store.local_latency_us` | one-way latency inside a zone | 0 |
+//! | `store.cross_latency_us` | one-way latency between zones | 0 |
+//! | `store.latency.A-B` | one-way latency (µs) between zones A and B (both ways) | – |
+//! | `store.jitter_us` | uniform extra delay 0..jitter | 0 |
+//! | `store.seed` | seed for network jitter | 1 |
+//! | `store.read_policy` | `leader`, `lease`, `follower`, `mixed`, `stale` | `leader` |
+//! | `store.replica` | `round-robin`, `random`, `closest` | `round-robin` |
+//! | `store.max_staleness_ms` | stale reads older than this fall back to follower reads | none |
+//! | `store.read_pool_threads` | read pool threads per node (0 = reads run on the caller) | 2 |
+//! | `store.raft_log` | `same` engine, `separate` engine, or `memory` | `same` |
+//! | `store.dir` | directory for persistent engines (temporary if unset) | – |
+//! | `store.tick_ms`, `store.election_ticks`, `store.heartbeat_ticks` | Raft timing | 20, 10, 2 |
+//! | `store.log_gc_threshold` | applied entries kept before log compaction | 1024 |
+//! | `store.balance_leaders` | transfer leaders to balance them at start | true |
+//! | `store.commit_delay_us` | group-commit delay after a proposal arrives | 0 |
+//! | `engine` | `memory` or `rocksdb` | `memory` |
+//! | `rocksdb.*` | RocksDB options, see [`crate::RocksOptions`] | – |
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::engine::EngineKind;
+use crate::error::{Error, Result};
+use crate::topology::{default_split_keys, NodeId, ZoneId};
+
+/// How a read is served (see the crate docs for the guarantees of each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReadPolicy {
+    /// ReadIndex at the leader (linearizable; concurrent reads share a round).
+    Leader,
+    /// Local read at the leader under a valid lease, else ReadIndex at the leader.
+    Lease,
+    /// ReadIndex via the leader, then a local read at a follower once applied ≥ read index.
+    Follower,
+    /// Linearizable ReadIndex reads spread over all replicas (leader and followers).
+    Mixed,
+    /// Local read at any replica with no coordination; reports its staleness.
+    Stale,
+}
+
+impl ReadPolicy {
+    /// All policies, in declaration order.
+    pub const ALL: [ReadPolicy; 5] = [
+        ReadPolicy::Leader,
+        ReadPolicy::Lease,
+        ReadPolicy::Follower,
+        ReadPolicy::Mixed,
+        ReadPolicy::Stale,
+    ];
+
+    /// The property value naming this policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadPolicy::Leader => "leader",
+            ReadPolicy::Lease => "lease",
+            ReadPolicy::Follower => "follower",
+            ReadPolicy::Mixed => "mixed",
+            ReadPolicy::Stale => "stale",
+        }
+    }
+
+    /// Position in [`ReadPolicy::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for ReadPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReadPolicy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        ReadPolicy::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
+            invalid("store.read_policy", s, "one of: leader, lease, follower, mixed, stale")
+        })
+    }
+}
+
+/// How a client picks the replica for follower, mixed and stale reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReplicaChoice {
+    /// Rotate over the candidates.
+    RoundRobin,
+    /// Pick uniformly at random (seeded per client).
+    Random,
+    /// A replica in the client's zone; the leader if there is none.
+    Closest,
+}
+
+impl FromStr for ReplicaChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "round-robin" => Ok(ReplicaChoice::RoundRobin),
+            "random" => Ok(ReplicaChoice::Random),
+            "closest" => Ok(ReplicaChoice::Closest),
+            _ => Err(invalid("store.replica", s, "one of: round-robin, random, closest")),
+        }
+    }
+}
+
+/// Where a node keeps its Raft log and hard state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RaftLogStore {
+    /// In the data engine under the reserved `0x01` key prefix (one write per Ready).
+    SameEngine,
+    /// In a second engine instance of the same kind (TiKV's raft-engine split). The data engine
+    /// then never syncs: the log is the durable record, and the data engine is flushed before
+    /// the log is compacted, so only log writes pay an fsync.
+    SeparateEngine,
+    /// In memory only: fast, lost on restart (nodes cannot be restarted).
+    Memory,
+}
+
+impl FromStr for RaftLogStore {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "same" => Ok(RaftLogStore::SameEngine),
+            "separate" => Ok(RaftLogStore::SeparateEngine),
+            "memory" => Ok(RaftLogStore::Memory),
+            _ => Err(invalid("store.raft_log", s, "one of: same, separate, memory")),
+        }
+    }
+}
+
+/// One-way latencies between zones.
+#[derive(Clone, Debug, Default)]
+pub struct LatencyModel {
+    /// Latency between two endpoints in the same zone.
+    pub local: Duration,
+    /// Latency between zones without an explicit entry in `pairs`.
+    pub cross: Duration,
+    /// Explicit latencies per unordered zone pair (smaller zone first).
+    pub pairs: BTreeMap<(ZoneId, ZoneId), Duration>,
+    /// Uniform extra delay in `0..jitter`.
+    pub jitter: Duration,
+}
+
+impl LatencyModel {
+    /// The base one-way latency from zone `a` to zone `b`.
+    pub fn between(&self, a: ZoneId, b: ZoneId) -> Duration {
+        let key = (a.min(b), a.max(b));
+        if let Some(d) = self.pairs.get(&key) {
+            return *d;
+        }
+        if a == b {
+            self.local
+        } else {
+            self.cross
+        }
+    }
+
+    /// Whether every latency is zero (messages are then delivered inline).
+    pub fn is_zero(&self) -> bool {
+        self.local.is_zero()
+            && self.cross.is_zero()
+            && self.jitter.is_zero()
+            && self.pairs.values().all(|d| d.is_zero())
+    }
+}
+
+/// Everything needed to start a [`crate::Cluster`].
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    /// Number of store nodes.
+    pub nodes: usize,
+    /// Number of regions (ignored when `split_keys` is set).
+    pub regions: usize,
+    /// Replication factor.
+    pub replicas: usize,
+    /// Explicit split keys; `None` = [`default_split_keys`] for `regions`.
+    pub split_keys: Option<Vec<Vec<u8>>>,
+    /// Number of zones; nodes are assigned round-robin.
+    pub zones: usize,
+    /// Network latencies.
+    pub latency: LatencyModel,
+    /// Seed for every random choice inside the cluster (network jitter).
+    pub seed: u64,
+    /// Default read policy for clients built from properties.
+    pub read_policy: ReadPolicy,
+    /// Default replica choice for clients built from properties.
+    pub replica_choice: ReplicaChoice,
+    /// Default staleness bound for stale reads.
+    pub max_staleness: Option<Duration>,
+    /// Read pool threads per node; 0 runs reads inline on the submitting thread (client thread
+    /// for lease and stale reads, Raft thread for ReadIndex reads).
+    pub read_pool_threads: usize,
+    /// Storage engine kind.
+    pub engine: EngineKind,
+    /// `rocksdb.*` options without the prefix.
+    pub engine_options: Vec<(String, String)>,
+    /// Where the raft log lives.
+    pub raft_log: RaftLogStore,
+    /// Directory for persistent engines; a temporary directory when `None`.
+    pub dir: Option<PathBuf>,
+    /// Raft tick interval.
+    pub tick: Duration,
+    /// Election timeout in ticks.
+    pub election_ticks: usize,
+    /// Heartbeat interval in ticks.
+    pub heartbeat_ticks: usize,
+    /// Applied entries kept in the log before it is compacted.
+    pub log_gc_threshold: u64,
+    /// Transfer leaders at start so each node leads about `regions / nodes` regions.
+    pub balance_leaders: bool,
+    /// Group-commit delay: after a proposal arrives, the Raft thread keeps collecting messages
+    /// this long before its Ready round (PostgreSQL's `commit_delay`); 0 = none.
+    pub commit_delay: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            nodes: 3,
+            regions: 3,
+            replicas: 3,
+            split_keys: None,
+            zones: 1,
+            latency: LatencyModel::default(),
+            seed: 1,
+            read_policy: ReadPolicy::Leader,
+            replica_choice: ReplicaChoice::RoundRobin,
+            max_staleness: None,
+            read_pool_threads: 2,
+            engine: EngineKind::Memory,
+            engine_options: Vec::new(),
+            raft_log: RaftLogStore::SameEngine,
+            dir: None,
+            tick: Duration::from_millis(20),
+            election_ticks: 10,
+            heartbeat_ticks: 2,
+            log_gc_threshold: 1024,
+            balance_leaders: true,
+            commit_delay: Duration::ZERO,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Builds a configuration from property pairs (see the module docs for the names).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidOption` naming the option and the accepted values.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self> {
+        let mut c = ClusterConfig::default();
+        for (name, value) in pairs {
+            let v = value.as_str();
+            match name.as_str() {
+                "store.nodes" => c.nodes = parse_num(name, v, 1)?,
+                "store.regions" => c.regions = parse_num(name, v, 1)?,
+                "store.replicas" => c.replicas = parse_num(name, v, 1)?,
+                "store.split_keys" => {
+                    c.split_keys = Some(v.split(',').filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec()).collect())
+                }
+                "store.zones" => c.zones = parse_num(name, v, 1)?,
+                "store.local_latency_us" => c.latency.local = micros(name, v)?,
+                "store.cross_latency_us" => c.latency.cross = micros(name, v)?,
+                "store.jitter_us" => c.latency.jitter = micros(name, v)?,
+                "store.commit_delay_us" => c.commit_delay = micros(name, v)?,
+                "store.seed" => c.seed = parse_num::<u64>(name, v, 0)?,
+                "store.read_policy" => c.read_policy = v.parse()?,
+                "store.replica" => c.replica_choice = v.parse()?,
+                "store.max_staleness_ms" => {
+                    c.max_staleness = Some(Duration::from_millis(parse_num(name, v, 0)?))
+                }
+                "store.read_pool_threads" => c.read_pool_threads = parse_num(name, v, 0)?,
+                "store.raft_log" => c.raft_log = v.parse()?,
+                "store.dir" => c.dir = Some(PathBuf::from(v)),
+                "store.tick_ms" => c.tick = Duration::from_millis(parse_num(name, v, 1)?),
+                "store.election_ticks" => c.election_ticks = parse_num(name, v, 3)?,
+                "store.heartbeat_ticks" => c.heartbeat_ticks = parse_num(name, v, 1)?,
+                "store.log_gc_threshold" => c.log_gc_threshold = parse_num(name, v, 1)?,
+                "store.balance_leaders" => {
+                    c.balance_leaders = match v {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(invalid(name, v, "true or false")),
+                    }
+                }
+                "engine" => c.engine = v.parse()?,
+                n if n.starts_with("store.latency.") => {
+                    let zones = &n["store.latency.".len()..];
+                    let parsed = zones
+                        .split_once('-')
+                        .and_then(|(a, b)| Some((a.parse::<ZoneId>().ok()?, b.parse::<ZoneId>().ok()?)));
+                    let Some((a, b)) = parsed else {
+                        return Err(invalid(name, v, "store.latency.<zone>-<zone>=<microseconds>"));
+                    };
+                    c.latency.pairs.insert((a.min(b), a.max(b)), micros(name, v)?);
+                }
+                n if n.starts_with("rocksdb.") => {
+                    c.engine_options.push((n["rocksdb.".len()..].to_string(), value.clone()))
+                }
+                _ => {
+                    return Err(invalid(
+                        name,
+                        v,
+                        "a known option: store.{nodes,regions,replicas,split_keys,zones,local_latency_us,\
+                         cross_latency_us,latency.A-B,jitter_us,commit_delay_us,seed,read_policy,replica,max_staleness_ms,\
+                         read_pool_threads,raft_log,dir,tick_ms,election_ticks,heartbeat_ticks,\
+                         log_gc_threshold,balance_leaders}, engine, rocksdb.*",
+                    ))
+                }
+            }
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks cross-option constraints.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidOption` naming the offending option.
+    pub fn validate(&self) -> Result<()> {
+        if self.replicas == 0 || self.replicas > self.nodes {
+            return Err(invalid("store.replicas", self.replicas, "between 1 and store.nodes"));
+        }
+        if self.zones == 0 {
+            return Err(invalid("store.zones", self.zones, "at least 1"));
+        }
+        if self.heartbeat_ticks >= self.election_ticks {
+            return Err(invalid(
+                "store.heartbeat_ticks",
+                self.heartbeat_ticks,
+                "fewer than store.election_ticks",
+            ));
+        }
+        crate::engine::RocksOptions::from_pairs(&self.engine_options)?;
+        Ok(())
+    }
+
+    /// The split keys in use.
+    pub fn splits(&self) -> Vec<Vec<u8>> {
+        self.split_keys.clone().unwrap_or_else(|| default_split_keys(self.regions))
+    }
+
+    /// The zone of `node`.
+    pub fn zone_of(&self, node: NodeId) -> ZoneId {
+        ((node.max(1) - 1) as usize) % self.zones.max(1)
+    }
+
+    /// How long a leader may serve local reads after a quorum confirmed its leadership: two
+    /// ticks less than the election timeout, so no other leader can exist meanwhile.
+    pub fn lease_duration(&self) -> Duration {
+        self.tick * (self.election_ticks.saturating_sub(2) as u32)
+    }
+
+    /// The election timeout.
+    pub fn election_timeout(&self) -> Duration {
+        self.tick * self.election_ticks as u32
+    }
+}
+
+/// Settings of one [`crate::Client`].
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// The client's zone (for latency and closest-replica reads).
+    pub zone: ZoneId,
+    /// Read policy of `get`, `scan` and `batch_get`.
+    pub read_policy: ReadPolicy,
+    /// Replica choice for follower, mixed and stale reads.
+    pub replica_choice: ReplicaChoice,
+    /// Per-request timeout (covering every retry).
+    pub timeout: Duration,
+    /// Seed of the client's random choices.
+    pub seed: u64,
+    /// Stale reads whose age exceeds this fall back to follower reads.
+    pub max_staleness: Option<Duration>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            zone: 0,
+            read_policy: ReadPolicy::Leader,
+            replica_choice: ReplicaChoice::RoundRobin,
+            timeout: Duration::from_secs(5),
+            seed: 1,
+            max_staleness: None,
+        }
+    }
+}
+
+fn invalid(option: &str, value: impl ToString, expected: &str) -> Error {
+    Error::InvalidOption {
+        option: option.into(),
+        value: value.to_string(),
+        expected: expected.into(),
+    }
+}
+
+fn parse_num<T: FromStr + PartialOrd + From<u8> + Copy>(name: &str, v: &str, min: u8) -> Result<T> {
+    match v.parse::<T>() {
+        Ok(n) if n >= T::from(min) => Ok(n),
+        _ => Err(invalid(name, v, &format!("an integer ≥ {min}"))),
+    }
+}
+
+fn micros(name: &str, v: &str) -> Result<Duration> {
+    Ok(Duration::from_micros(parse_num(name, v, 0)?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn parses_properties() {
+        let c = ClusterConfig::from_pairs(&pairs(&[
+            ("store.nodes", "5"),
+            ("store.regions", "10"),
+            ("store.read_policy", "follower"),
+            ("store.replica", "closest"),
+            ("store.zones", "3"),
+            ("store.latency.0-2", "500"),
+            ("engine", "rocksdb"),
+            ("rocksdb.sync", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.nodes, 5);
+        assert_eq!(c.splits().len(), 9);
+        assert_eq!(c.read_policy, ReadPolicy::Follower);
+        assert_eq!(c.latency.between(2, 0), Duration::from_micros(500));
+        assert_eq!(c.zone_of(4), 0);
+        assert_eq!(c.engine, EngineKind::RocksDb);
+    }
+
+    #[test]
+    fn rejects_unknown_and_bad_values() {
+        for (p, opt) in [
+            (("store.read_policy", "fast"), "store.read_policy"),
+            (("store.nodes", "x"), "store.nodes"),
+            (("store.bogus", "1"), "store.bogus"),
+            (("store.replica", "near"), "store.replica"),
+            (("rocksdb.sync", "maybe"), "rocksdb.sync"),
+        ] {
+            match ClusterConfig::from_pairs(&pairs(&[p])) {
+                Err(Error::InvalidOption { option, .. }) => assert_eq!(option, opt),
+                other => panic!("{p:?}: {other:?}"),
+            }
+        }
+        assert!(ClusterConfig::from_pairs(&pairs(&[("store.replicas", "4")])).is_err());
+    }
+}

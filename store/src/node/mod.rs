@@ -1,0 +1,383 @@
+//! A store node: its engines, one Raft/Ready thread for all of its region peers and a read pool.
+//!
+//! The Raft thread is the only place that does Raft I/O (toydb's shape): it receives messages
+//! from its inbox (Raft messages, proposals, ReadIndex reads, admin commands), ticks every peer
+//! on the configured interval, and then runs one Ready round over all peers, writing the
+//! round's log entries, hard states and applied data in **one engine write** — with a syncing
+//! engine one fsync per round, however many proposals the round carries (group commit). The
+//! apply path runs on this thread too, right inside the round, so a node's write throughput is
+//! bounded by this one thread, and its reads by its `read_pool_threads` pool threads.
+//!
+//! Pausing a node freezes both its Raft thread and its pool (messages queue up, as for a
+//! stopped process); stopping it ends the threads and answers every waiting request
+//! `Unavailable`.
+
+mod read_pool;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+pub use read_pool::{PoolHandle, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue};
+
+use crate::config::ClusterConfig;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::metrics::NodeStats;
+use crate::raftstore::{Clock, Peer, PeerContext, PeerShared, PeerStorage, WriteTask};
+use crate::topology::{NodeId, RegionId, Topology};
+use crate::transport::{ChannelTransport, ChannelTransportHandle, Endpoint, RaftEnvelope};
+
+/// A message for a node's Raft thread.
+#[derive(Debug)]
+pub enum NodeMsg {
+    /// A Raft message from another node.
+    Raft(RaftEnvelope),
+    /// A client write.
+    Propose(ProposeTask),
+    /// A read that needs a ReadIndex round.
+    Read(ReadTask),
+    /// Hand a region's leadership to a node.
+    TransferLeader(RegionId, NodeId),
+    /// Start an election for a region.
+    Campaign(RegionId),
+}
+
+/// Everything a node is started with.
+pub struct NodeParams {
+    /// Node id.
+    pub id: NodeId,
+    /// Cluster configuration.
+    pub config: Arc<ClusterConfig>,
+    /// Region layout.
+    pub topology: Arc<Topology>,
+    /// The data engine.
+    pub data: Arc<dyn Engine>,
+    /// The separate raft-log engine, if configured.
+    pub raft_engine: Option<Arc<dyn Engine>>,
+    /// The network.
+    pub transport: Arc<ChannelTransport>,
+    /// The cluster clock.
+    pub clock: Clock,
+    /// Counters (kept across restarts).
+    pub stats: Arc<NodeStats>,
+}
+
+/// A running node (see the module docs).
+pub struct Node {
+    /// Node id.
+    pub id: NodeId,
+    /// Shared views of the node's peers.
+    pub peers: BTreeMap<RegionId, Arc<PeerShared>>,
+    raft_tx: Sender<NodeMsg>,
+    stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    transport: Arc<ChannelTransport>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Opens every peer of the node and starts its threads.
+    ///
+    /// # Errors
+    ///
+    /// Storage or Raft errors while loading a peer; thread spawn failures.
+    pub fn start(p: NodeParams) -> Result<Node> {
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let mut peers = Vec::new();
+        let mut shared = BTreeMap::new();
+        for region in p.topology.regions_on(p.id) {
+            let storage = PeerStorage::open(
+                region.clone(),
+                p.data.clone(),
+                p.raft_engine.clone(),
+                p.config.raft_log,
+            )?;
+            let peer = Peer::new(region.clone(), p.id, storage, &p.config, p.clock, &logger)?;
+            shared.insert(region.id, peer.shared.clone());
+            peers.push(peer);
+        }
+        let (raft_tx, raft_rx) = crossbeam_channel::unbounded();
+        let (pool_tx, pool_rx) = crossbeam_channel::unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        let paused = Arc::new(AtomicBool::new(false));
+        let pool_ctx = Arc::new(read_pool::PoolContext {
+            node: p.id,
+            engine: p.data.clone(),
+            peers: shared.iter().map(|(k, v)| (*k, v.clone())).collect::<HashMap<_, _>>(),
+            raft_tx: raft_tx.clone(),
+            clock: p.clock,
+            stats: p.stats.clone(),
+            stop: stop.clone(),
+            paused: paused.clone(),
+        });
+        let mut threads = Vec::new();
+        let pool = if p.config.read_pool_threads == 0 {
+            PoolHandle::Inline(pool_ctx.clone())
+        } else {
+            PoolHandle::Threads(pool_tx)
+        };
+        for i in 0..p.config.read_pool_threads {
+            let (ctx, rx) = (pool_ctx.clone(), pool_rx.clone());
+            let h = std::thread::Builder::new()
+                .name(format!("kvlab-n{}-read{i}", p.id))
+                .spawn(move || read_pool::run_pool(ctx, rx))
+                .map_err(|e| Error::Unavailable(format!("spawn read pool: {e}")))?;
+            threads.push(h);
+        }
+        let raft_loop = RaftLoop {
+            node: p.id,
+            peers: peers.into_iter().map(|peer| (peer.region.id, peer)).collect(),
+            inbox: raft_rx,
+            pool: pool.clone(),
+            transport: ChannelTransportHandle(p.transport.clone()),
+            data: p.data.clone(),
+            raft_engine: p.raft_engine.clone(),
+            clock: p.clock,
+            stats: p.stats.clone(),
+            tick: p.config.tick,
+            commit_delay: p.config.commit_delay,
+            stop: stop.clone(),
+            paused: paused.clone(),
+        };
+        let h = std::thread::Builder::new()
+            .name(format!("kvlab-n{}-raft", p.id))
+            .spawn(move || raft_loop.run())
+            .map_err(|e| Error::Unavailable(format!("spawn raft thread: {e}")))?;
+        threads.push(h);
+        p.transport.register(p.id, Endpoint { raft: raft_tx.clone(), pool });
+        Ok(Node { id: p.id, peers: shared, raft_tx, stop, paused, threads, transport: p.transport })
+    }
+
+    /// Sends a message to the node's Raft thread directly (admin path, no latency).
+    ///
+    /// # Errors
+    ///
+    /// `Unavailable` if the node stopped.
+    pub fn send(&self, msg: NodeMsg) -> Result<()> {
+        self.raft_tx.send(msg).map_err(|_| Error::Unavailable(format!("node {} stopped", self.id)))
+    }
+
+    /// Freezes (`true`) or resumes (`false`) the node's threads.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Release);
+    }
+
+    /// Stops the node: unregisters it from the network, ends and joins its threads.
+    pub fn stop(mut self) {
+        self.transport.unregister(self.id);
+        self.paused.store(false, Ordering::Release);
+        self.stop.store(true, Ordering::Release);
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+struct RaftLoop {
+    node: NodeId,
+    peers: BTreeMap<RegionId, Peer>,
+    inbox: Receiver<NodeMsg>,
+    pool: PoolHandle,
+    transport: ChannelTransportHandle,
+    data: Arc<dyn Engine>,
+    raft_engine: Option<Arc<dyn Engine>>,
+    clock: Clock,
+    stats: Arc<NodeStats>,
+    tick: Duration,
+    commit_delay: Duration,
+    stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+}
+
+impl RaftLoop {
+    fn run(mut self) {
+        let mut next_tick = Instant::now() + self.tick;
+        let mut more_work = false;
+        while !self.stop.load(Ordering::Acquire) {
+            if self.paused.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(2));
+                next_tick = Instant::now() + self.tick;
+                continue;
+            }
+            let wait = if more_work {
+                Duration::ZERO
+            } else {
+                next_tick.saturating_duration_since(Instant::now())
+            };
+            let mut proposed = false;
+            match self.inbox.recv_timeout(wait) {
+                Ok(msg) => proposed |= self.handle(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            for _ in 0..4096 {
+                match self.inbox.try_recv() {
+                    Ok(msg) => proposed |= self.handle(msg),
+                    Err(_) => break,
+                }
+            }
+            if proposed && !self.commit_delay.is_zero() {
+                // Group commit delay: let concurrent writers join this round's log write.
+                let until = Instant::now() + self.commit_delay;
+                while let Ok(msg) =
+                    self.inbox.recv_timeout(until.saturating_duration_since(Instant::now()))
+                {
+                    self.handle(msg);
+                }
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                for peer in self.peers.values_mut() {
+                    peer.tick();
+                }
+                next_tick = if now > next_tick + self.tick {
+                    now + self.tick
+                } else {
+                    next_tick + self.tick
+                };
+            }
+            match self.ready_round() {
+                Ok(()) => more_work = self.peers.values().any(Peer::has_ready),
+                Err(e) => {
+                    // A failed engine write leaves the node unable to make progress: stop loudly.
+                    eprintln!("kvlab node {}: storage failure, stopping: {e}", self.node);
+                    break;
+                }
+            }
+        }
+        for peer in self.peers.values_mut() {
+            peer.fail_all();
+        }
+    }
+
+    /// Handles one message; returns whether it was a proposal.
+    fn handle(&mut self, msg: NodeMsg) -> bool {
+        let ctx = PeerContext {
+            node: self.node,
+            transport: &self.transport,
+            pool: &self.pool,
+            clock: self.clock,
+            stats: &self.stats,
+        };
+        let region = match &msg {
+            NodeMsg::Raft(env) => env.region,
+            NodeMsg::Propose(t) => t.region,
+            NodeMsg::Read(t) => t.region,
+            NodeMsg::TransferLeader(r, _) | NodeMsg::Campaign(r) => *r,
+        };
+        let Some(peer) = self.peers.get_mut(&region) else {
+            let err = Error::Unavailable(format!("region {region} not on node {}", self.node));
+            match msg {
+                NodeMsg::Propose(t) => {
+                    let _ = t.reply.send(Err(err));
+                }
+                NodeMsg::Read(t) => t.fail(err),
+                _ => {}
+            }
+            return false;
+        };
+        let proposal = matches!(msg, NodeMsg::Propose(_));
+        match msg {
+            NodeMsg::Raft(env) => {
+                NodeStats::add(&self.stats.msgs_recv, 1);
+                peer.step(env, &ctx);
+            }
+            NodeMsg::Propose(t) => peer.propose(t, &ctx),
+            NodeMsg::Read(t) => peer.read(t, &ctx),
+            NodeMsg::TransferLeader(_, to) => peer.transfer_leader(to, &ctx),
+            NodeMsg::Campaign(_) => peer.campaign(),
+        }
+        proposal
+    }
+
+    fn ready_round(&mut self) -> Result<()> {
+        let ctx = PeerContext {
+            node: self.node,
+            transport: &self.transport,
+            pool: &self.pool,
+            clock: self.clock,
+            stats: &self.stats,
+        };
+        let mut task = WriteTask::default();
+        let mut readies = Vec::new();
+        for (id, peer) in self.peers.iter_mut() {
+            peer.flush_reads(&ctx);
+            if let Some(rd) = peer.ready_phase1(&mut task, &ctx)? {
+                readies.push((*id, rd));
+            }
+        }
+        if readies.is_empty() && task.is_empty() {
+            for peer in self.peers.values_mut() {
+                peer.update_role(&ctx);
+            }
+            return Ok(());
+        }
+        NodeStats::add(&self.stats.ready_rounds, 1);
+        write(&self.data, self.raft_engine.as_ref(), &self.stats, task)?;
+        let mut peers: Vec<&mut Peer> = Vec::new();
+        let mut rds = Vec::new();
+        {
+            let mut readies = readies.into_iter().peekable();
+            for (id, peer) in self.peers.iter_mut() {
+                if readies.peek().is_some_and(|(rid, _)| rid == id) {
+                    if let Some((_, rd)) = readies.next() {
+                        rds.push(rd);
+                        peers.push(peer);
+                    }
+                }
+            }
+        }
+        let mut task2 = WriteTask::default();
+        for (peer, rd) in peers.iter_mut().zip(rds) {
+            peer.ready_phase2(rd, &mut task2, &ctx)?;
+        }
+        write(&self.data, self.raft_engine.as_ref(), &self.stats, task2)?;
+        for peer in peers.iter_mut() {
+            peer.ready_phase3(&ctx);
+        }
+        // Peers without a Ready may still have changed role (ticks, steps): refresh them.
+        for peer in self.peers.values_mut() {
+            peer.update_role(&ctx);
+        }
+        Ok(())
+    }
+}
+
+/// Writes a round's batches: the raft batch first (separate log engine), then the data batch, so
+/// the persisted commit index is never behind the persisted applied index.
+fn write(
+    data: &Arc<dyn Engine>,
+    raft: Option<&Arc<dyn Engine>>,
+    stats: &NodeStats,
+    task: WriteTask,
+) -> Result<()> {
+    if !task.raft.is_empty() {
+        if let Some(e) = raft {
+            if task.compacted {
+                data.flush()?;
+            }
+            e.write(task.raft)?;
+            NodeStats::add(&stats.engine_writes, 1);
+            NodeStats::add(&stats.log_writes, 1);
+        }
+    }
+    if !task.data.is_empty() {
+        data.write(task.data)?;
+        NodeStats::add(&stats.engine_writes, 1);
+        if raft.is_none() {
+            NodeStats::add(&stats.log_writes, 1);
+        }
+    }
+    Ok(())
+}

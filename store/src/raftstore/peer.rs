@@ -1,0 +1,574 @@
+//! `Peer`: one region's replica on one node — a raft-rs `RawNode` over [`PeerStorage`], plus the
+//! proposals and reads waiting on it.
+//!
+//! The node's Raft thread drives every peer through raft-rs's Ready sequence in three phases so
+//! that all peers of a node share one engine write (one fsync) per round:
+//!
+//! 1. [`Peer::ready_phase1`]: take the `Ready`; send its `messages` at once (a leader may send
+//!    appends before persisting); apply the snapshot; apply `committed_entries` (data plus apply
+//!    state into the data batch); append `entries` and the hard state.
+//! 2. *(the node writes the batch)* then [`Peer::ready_phase2`]: publish the applied index, answer
+//!    proposals, send `persisted_messages`, `advance` and handle the `LightReady` (commit index,
+//!    messages, committed entries into a second batch).
+//! 3. *(the node writes the second batch, usually empty)* then [`Peer::ready_phase3`]: publish,
+//!    `advance_apply`, handle read states, compact the log.
+//!
+//! **Reads.** ReadIndex reads arriving within one loop iteration are batched: one `read_index`
+//! call with a fresh, globally unique context (node id + counter) per batch and per loop. A
+//! batch that gets no read state within the retry interval (raft-rs drops a ReadIndex when no
+//! leader is known or the leader has not committed in its term) is re-issued with a new
+//! context; tasks past their deadline are answered `Timeout`. Once a read state arrives, each
+//! task waits until the applied index reaches the read index, then goes to the read pool.
+//! Leader-only reads (leader, lease fallback) at a non-leader are answered `NotLeader`.
+//!
+//! **Proposals** remember the (index, term) raft-rs assigned; applying an entry answers the
+//! proposal with the same index — success if the term matches, `NotLeader` otherwise. A leader
+//! that steps down answers its outstanding proposals `NotLeader` (the write may still commit;
+//! client writes are blind puts and deletes, so retrying them is harmless).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use raft::prelude::{Entry, EntryType, Message, MessageType, Ready};
+use raft::{RawNode, ReadOnlyOption, StateRole};
+
+use crate::config::{ClusterConfig, ReadPolicy};
+use crate::engine::WriteBatch;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::metrics::NodeStats;
+use crate::node::{PoolHandle, ProposeTask, ReadTask};
+use crate::raftstore::{Clock, PeerShared, PeerStorage, WriteTask};
+use crate::topology::{Index, NodeId, Region};
+use crate::transport::{RaftEnvelope, Transport};
+
+/// What a peer needs from its node while handling events.
+pub struct PeerContext<'a> {
+    /// This node.
+    pub node: NodeId,
+    /// Outgoing Raft messages.
+    pub transport: &'a dyn Transport,
+    /// The read pool.
+    pub pool: &'a PoolHandle,
+    /// The node clock.
+    pub clock: Clock,
+    /// Node counters.
+    pub stats: &'a NodeStats,
+}
+
+struct Proposal {
+    index: Index,
+    term: u64,
+    reply: Sender<Result<NodeId>>,
+}
+
+struct PendingRead {
+    tasks: Vec<ReadTask>,
+    issued_ns: u64,
+    issued_at: Instant,
+    term: u64,
+}
+
+/// One region replica (see the module docs).
+pub struct Peer {
+    /// The region.
+    pub region: Region,
+    raw: RawNode<PeerStorage>,
+    /// The lock-free view other threads read.
+    pub shared: Arc<PeerShared>,
+    proposals: VecDeque<Proposal>,
+    read_batch: Vec<ReadTask>,
+    pending_reads: HashMap<Vec<u8>, PendingRead>,
+    waiting_apply: Vec<(Index, ReadTask)>,
+    fresh: VecDeque<(Index, u64)>,
+    applied_pending: Option<(Index, u64)>,
+    done: Vec<(Sender<Result<NodeId>>, Result<NodeId>)>,
+    read_states: Vec<raft::ReadState>,
+    next_ctx: u64,
+    was_leader: bool,
+    transfer_ns: u64,
+    transfer_term: u64,
+    lease_ns: u64,
+    read_retry: Duration,
+    gc_threshold: u64,
+}
+
+impl Peer {
+    /// Creates the peer over `storage`.
+    ///
+    /// # Errors
+    ///
+    /// `Raft` if raft-rs rejects the configuration or the stored state.
+    pub fn new(
+        region: Region,
+        node: NodeId,
+        storage: PeerStorage,
+        cfg: &ClusterConfig,
+        clock: Clock,
+        logger: &slog::Logger,
+    ) -> Result<Self> {
+        let applied = storage.applied();
+        let raft_cfg = raft::Config {
+            id: node,
+            election_tick: cfg.election_ticks,
+            heartbeat_tick: cfg.heartbeat_ticks,
+            applied: applied.0,
+            check_quorum: true,
+            pre_vote: true,
+            read_only_option: ReadOnlyOption::Safe,
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            ..Default::default()
+        };
+        let raw =
+            RawNode::new(&raft_cfg, storage, logger).map_err(|e| Error::Raft(e.to_string()))?;
+        let shared = Arc::new(PeerShared::new(region.id));
+        shared.applied.store(applied.0, Ordering::Release);
+        shared.applied_term.store(applied.1, Ordering::Release);
+        shared.safe_ns.store(clock.now_ns(), Ordering::Release);
+        Ok(Self {
+            region,
+            raw,
+            shared,
+            proposals: VecDeque::new(),
+            read_batch: Vec::new(),
+            pending_reads: HashMap::new(),
+            waiting_apply: Vec::new(),
+            fresh: VecDeque::new(),
+            applied_pending: None,
+            done: Vec::new(),
+            read_states: Vec::new(),
+            next_ctx: clock.now_ns() ^ (node << 48),
+            was_leader: false,
+            transfer_ns: 0,
+            transfer_term: 0,
+            lease_ns: cfg.lease_duration().as_nanos() as u64,
+            read_retry: cfg.tick * (cfg.heartbeat_ticks as u32 * 4).max(4),
+            gc_threshold: cfg.log_gc_threshold,
+        })
+    }
+
+    fn is_leader(&self) -> bool {
+        self.raw.raft.state == StateRole::Leader
+    }
+
+    fn leader_hint(&self) -> Option<NodeId> {
+        match self.raw.raft.leader_id {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// Advances the logical clock by one tick.
+    pub fn tick(&mut self) {
+        self.raw.tick();
+    }
+
+    /// Starts an election (used at start-up to place leaders).
+    pub fn campaign(&mut self) {
+        let _ = self.raw.campaign();
+    }
+
+    /// Asks raft-rs to hand leadership to `to`. The lease is dropped first and never renewed
+    /// again in this term: a `MsgTimeoutNow` already sent lets the transferee win an election
+    /// even if raft-rs later aborts the transfer here.
+    pub fn transfer_leader(&mut self, to: NodeId, ctx: &PeerContext<'_>) {
+        if self.is_leader() && to != self.raw.raft.id {
+            self.shared.transferring.store(true, Ordering::Release);
+            self.shared.lease_until_ns.store(0, Ordering::Release);
+            self.transfer_ns = ctx.clock.now_ns();
+            self.transfer_term = self.raw.raft.term;
+            self.raw.transfer_leader(to);
+        }
+    }
+
+    /// Steps a message from another node.
+    pub fn step(&mut self, env: RaftEnvelope, ctx: &PeerContext<'_>) {
+        let msg = env.msg;
+        if matches!(msg.get_msg_type(), MessageType::MsgAppend | MessageType::MsgHeartbeat) {
+            let sent = ctx.clock.ns(env.sent_at);
+            self.shared.leader_commit_seen.fetch_max(msg.commit, Ordering::AcqRel);
+            if self.shared.applied() >= msg.commit {
+                self.shared.safe_ns.fetch_max(sent, Ordering::AcqRel);
+            } else {
+                match self.fresh.back_mut() {
+                    Some(last) if last.0 == msg.commit => last.1 = last.1.max(sent),
+                    _ => self.fresh.push_back((msg.commit, sent)),
+                }
+                if self.fresh.len() > 4096 {
+                    self.fresh.pop_front();
+                }
+            }
+        }
+        let _ = self.raw.step(msg);
+    }
+
+    /// Proposes a write; answered after it applied here.
+    pub fn propose(&mut self, task: ProposeTask, ctx: &PeerContext<'_>) {
+        if task.deadline <= Instant::now() {
+            let _ =
+                task.reply.send(Err(Error::Timeout("proposal arrived after its deadline".into())));
+            return;
+        }
+        if !self.is_leader() || self.raw.raft.lead_transferee.is_some() {
+            let leader = self.leader_hint().filter(|&l| l != ctx.node);
+            let _ = task.reply.send(Err(Error::NotLeader { region: self.region.id, leader }));
+            return;
+        }
+        let data = keys::encode_command(&task.batch);
+        match self.raw.propose(Vec::new(), data) {
+            Ok(()) => {
+                let index = self.raw.raft.raft_log.last_index();
+                let term = self.raw.raft.term;
+                NodeStats::add(&ctx.stats.proposals, 1);
+                self.proposals.push_back(Proposal { index, term, reply: task.reply });
+            }
+            Err(_) => {
+                // raft-rs drops proposals during a leader transfer or without a leader.
+                let leader = self.leader_hint().filter(|&l| l != ctx.node);
+                let _ = task.reply.send(Err(Error::NotLeader { region: self.region.id, leader }));
+            }
+        }
+    }
+
+    /// Queues a ReadIndex read (leader-only policies are refused at a non-leader).
+    pub fn read(&mut self, task: ReadTask, ctx: &PeerContext<'_>) {
+        let leader_only = matches!(task.policy, ReadPolicy::Leader | ReadPolicy::Lease);
+        if leader_only && !self.is_leader() {
+            let leader = self.leader_hint().filter(|&l| l != ctx.node);
+            return task.fail(Error::NotLeader { region: self.region.id, leader });
+        }
+        self.read_batch.push(task);
+    }
+
+    fn issue_read_index(&mut self, tasks: Vec<ReadTask>, ctx: &PeerContext<'_>) {
+        self.next_ctx = self.next_ctx.wrapping_add(1);
+        let mut rctx = Vec::with_capacity(16);
+        rctx.extend_from_slice(&ctx.node.to_be_bytes());
+        rctx.extend_from_slice(&self.next_ctx.to_be_bytes());
+        NodeStats::add(&ctx.stats.readindex_rounds, 1);
+        self.raw.read_index(rctx.clone());
+        let pending = PendingRead {
+            tasks,
+            issued_ns: ctx.clock.now_ns(),
+            issued_at: Instant::now(),
+            term: self.raw.raft.term,
+        };
+        self.pending_reads.insert(rctx, pending);
+    }
+
+    /// Once per loop: issues the batched ReadIndex round, renews the lease, retries rounds that
+    /// got no answer and expires reads past their deadline.
+    pub fn flush_reads(&mut self, ctx: &PeerContext<'_>) {
+        let now = Instant::now();
+        self.issue_batch(ctx);
+        // Lease renewal: an empty ReadIndex round when less than half the lease is left.
+        let renewing = self.pending_reads.values().any(|p| p.tasks.is_empty());
+        if self.is_leader()
+            && !renewing
+            && self.raw.raft.lead_transferee.is_none()
+            && self.shared.lease_remaining(ctx.clock.now_ns()).as_nanos()
+                < u128::from(self.lease_ns / 2)
+        {
+            self.issue_read_index(Vec::new(), ctx);
+        }
+        // Retry rounds raft-rs dropped; expire tasks.
+        let stale: Vec<Vec<u8>> = self
+            .pending_reads
+            .iter()
+            .filter(|(_, p)| now.duration_since(p.issued_at) >= self.read_retry)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            let Some(p) = self.pending_reads.remove(&key) else { continue };
+            let live = self.expire(p.tasks, now);
+            if !live.is_empty() {
+                self.issue_read_index(live, ctx);
+            }
+        }
+        if !self.waiting_apply.is_empty() {
+            let waiting = std::mem::take(&mut self.waiting_apply);
+            for (index, task) in waiting {
+                if task.deadline <= now {
+                    task.fail(Error::Timeout(format!("waiting for apply index {index}")));
+                } else {
+                    self.waiting_apply.push((index, task));
+                }
+            }
+        }
+    }
+
+    /// Issues the batched reads as one ReadIndex round, unless a round for reads is still in
+    /// flight: then they wait and join the next round, issued as soon as that one returns
+    /// (fewer, larger rounds; a round in flight longer than the retry interval does not count).
+    fn issue_batch(&mut self, ctx: &PeerContext<'_>) {
+        if self.read_batch.is_empty() {
+            return;
+        }
+        let in_flight = self
+            .pending_reads
+            .values()
+            .any(|p| !p.tasks.is_empty() && p.issued_at.elapsed() < self.read_retry);
+        if !in_flight || self.read_batch.len() >= 1024 {
+            let batch = std::mem::take(&mut self.read_batch);
+            self.issue_read_index(batch, ctx);
+        }
+    }
+
+    /// Whether the peer has work for another Ready round right away.
+    pub fn has_ready(&self) -> bool {
+        self.raw.has_ready()
+    }
+
+    fn expire(&self, tasks: Vec<ReadTask>, now: Instant) -> Vec<ReadTask> {
+        let mut live = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            if t.deadline <= now {
+                t.fail(Error::Timeout(format!(
+                    "ReadIndex in region {} got no answer",
+                    self.region.id
+                )));
+            } else {
+                live.push(t);
+            }
+        }
+        live
+    }
+
+    /// Serves `task` once the applied index reaches `index`.
+    pub fn read_at(&mut self, index: Index, mut task: ReadTask, ctx: &PeerContext<'_>) {
+        task.ready = true;
+        if self.shared.applied() >= index {
+            dispatch(task, ctx);
+        } else {
+            self.waiting_apply.push((index, task));
+        }
+    }
+
+    fn send(&self, msgs: Vec<Message>, ctx: &PeerContext<'_>) {
+        let now = Instant::now();
+        for msg in msgs {
+            NodeStats::add(&ctx.stats.msgs_sent, 1);
+            let to = msg.to;
+            ctx.transport.send(RaftEnvelope {
+                region: self.region.id,
+                from: ctx.node,
+                to,
+                msg,
+                sent_at: now,
+            });
+        }
+    }
+
+    fn apply_entries(
+        &mut self,
+        entries: Vec<Entry>,
+        task: &mut WriteTask,
+        ctx: &PeerContext<'_>,
+    ) -> Result<()> {
+        let Some(last) = entries.last() else { return Ok(()) };
+        let (last_index, last_term) = (last.index, last.term);
+        let mut writes = 0u64;
+        let mut batch = WriteBatch::new();
+        for e in &entries {
+            if e.get_entry_type() == EntryType::EntryNormal && !e.get_data().is_empty() {
+                keys::decode_command_into(e.get_data(), &mut batch)?;
+                writes += 1;
+            }
+            while self.proposals.front().is_some_and(|p| p.index <= e.index) {
+                let Some(p) = self.proposals.pop_front() else { break };
+                let result = if p.index == e.index && p.term == e.term {
+                    Ok(ctx.node)
+                } else {
+                    Err(Error::NotLeader { region: self.region.id, leader: self.leader_hint() })
+                };
+                self.done.push((p.reply, result));
+            }
+        }
+        task.data.ops.append(&mut batch.ops);
+        self.raw.mut_store().set_applied(last_index, last_term, task);
+        self.applied_pending = Some((last_index, last_term));
+        NodeStats::add(&ctx.stats.writes_applied, writes);
+        NodeStats::add(&self.shared.writes_applied, writes);
+        Ok(())
+    }
+
+    /// Phase 1 of the Ready sequence (see the module docs). Returns the `Ready` to finish.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; the node treats them as fatal for the peer.
+    pub fn ready_phase1(
+        &mut self,
+        task: &mut WriteTask,
+        ctx: &PeerContext<'_>,
+    ) -> Result<Option<Ready>> {
+        self.maybe_compact(task);
+        if !self.raw.has_ready() {
+            return Ok(None);
+        }
+        let mut rd = self.raw.ready();
+        self.send(rd.take_messages(), ctx);
+        if !rd.snapshot().is_empty() {
+            let snap = rd.snapshot().clone();
+            self.raw.mut_store().apply_snapshot(&snap, task)?;
+            let meta = snap.get_metadata();
+            self.applied_pending = Some((meta.index, meta.term));
+            NodeStats::add(&ctx.stats.snapshots_applied, 1);
+        }
+        let committed = rd.take_committed_entries();
+        self.apply_entries(committed, task, ctx)?;
+        let has_entries = !rd.entries().is_empty();
+        if has_entries {
+            let entries = rd.take_entries();
+            self.raw.mut_store().append(&entries, task)?;
+        }
+        if let Some(hs) = rd.hs() {
+            let hs = hs.clone();
+            self.raw.mut_store().set_hard_state(&hs, has_entries, task)?;
+        }
+        self.read_states.extend(rd.take_read_states());
+        Ok(Some(rd))
+    }
+
+    /// Phase 2: after the first write.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn ready_phase2(
+        &mut self,
+        mut rd: Ready,
+        task: &mut WriteTask,
+        ctx: &PeerContext<'_>,
+    ) -> Result<()> {
+        self.publish(ctx);
+        self.send(rd.take_persisted_messages(), ctx);
+        let mut light = self.raw.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            self.raw.mut_store().set_commit(commit);
+        }
+        self.send(light.take_messages(), ctx);
+        let committed = light.take_committed_entries();
+        self.apply_entries(committed, task, ctx)
+    }
+
+    /// Phase 3: after the second write.
+    pub fn ready_phase3(&mut self, ctx: &PeerContext<'_>) {
+        self.publish(ctx);
+        self.raw.advance_apply();
+        self.update_role(ctx);
+        let states = std::mem::take(&mut self.read_states);
+        for rs in states {
+            let Some(p) = self.pending_reads.remove(&rs.request_ctx) else { continue };
+            if self.is_leader()
+                && p.term == self.raw.raft.term
+                && self.raw.raft.lead_transferee.is_none()
+                && p.issued_ns > self.transfer_ns
+                && self.raw.raft.term != self.transfer_term
+            {
+                self.shared.lease_until_ns.fetch_max(p.issued_ns + self.lease_ns, Ordering::AcqRel);
+            }
+            for t in p.tasks {
+                self.read_at(rs.index, t, ctx);
+            }
+        }
+        self.issue_batch(ctx);
+    }
+
+    /// Refreshes the shared view after events that change no log state (ticks, steps).
+    pub fn update_role(&mut self, ctx: &PeerContext<'_>) {
+        let leader = self.is_leader();
+        let s = &self.shared;
+        s.term.store(self.raw.raft.term, Ordering::Release);
+        s.commit.store(self.raw.raft.raft_log.committed, Ordering::Release);
+        s.leader.store(self.raw.raft.leader_id, Ordering::Release);
+        s.transferring.store(leader && self.raw.raft.lead_transferee.is_some(), Ordering::Release);
+        s.is_leader.store(leader, Ordering::Release);
+        if leader {
+            s.leader_commit_seen.store(self.raw.raft.raft_log.committed, Ordering::Release);
+        }
+        if leader && !self.was_leader {
+            NodeStats::add(&ctx.stats.leader_changes, 1);
+            NodeStats::add(&s.leader_changes, 1);
+        }
+        if !leader && self.was_leader {
+            s.lease_until_ns.store(0, Ordering::Release);
+            let hint = self.leader_hint();
+            for p in self.proposals.drain(..) {
+                let _ =
+                    p.reply.send(Err(Error::NotLeader { region: self.region.id, leader: hint }));
+            }
+            // Rounds issued as leader were dropped by raft-rs: re-route or re-issue them.
+            let pending: Vec<PendingRead> = self.pending_reads.drain().map(|(_, p)| p).collect();
+            for p in pending {
+                for t in p.tasks {
+                    self.read(t, ctx);
+                }
+            }
+        }
+        self.was_leader = leader;
+    }
+
+    fn publish(&mut self, ctx: &PeerContext<'_>) {
+        if let Some((index, term)) = self.applied_pending.take() {
+            self.shared.applied_term.store(term, Ordering::Release);
+            self.shared.applied.store(index, Ordering::Release);
+            while self.fresh.front().is_some_and(|f| f.0 <= index) {
+                if let Some((_, ns)) = self.fresh.pop_front() {
+                    self.shared.safe_ns.fetch_max(ns, Ordering::AcqRel);
+                }
+            }
+            if !self.waiting_apply.is_empty() {
+                let waiting = std::mem::take(&mut self.waiting_apply);
+                for (i, t) in waiting {
+                    if i <= index {
+                        dispatch(t, ctx);
+                    } else {
+                        self.waiting_apply.push((i, t));
+                    }
+                }
+            }
+        }
+        for (reply, result) in self.done.drain(..) {
+            let _ = reply.send(result);
+        }
+    }
+
+    fn maybe_compact(&mut self, task: &mut WriteTask) {
+        let applied = self.raw.store().applied().0;
+        let truncated = self.raw.store().truncated().0;
+        if applied.saturating_sub(truncated) > self.gc_threshold {
+            let to = applied - self.gc_threshold / 2;
+            self.raw.mut_store().compact(to, task);
+        }
+    }
+
+    /// Answers every waiting request with `Unavailable` (node shutdown).
+    pub fn fail_all(&mut self) {
+        let err = || Error::Unavailable(format!("region {} peer stopped", self.region.id));
+        for p in self.proposals.drain(..) {
+            let _ = p.reply.send(Err(err()));
+        }
+        for t in self.read_batch.drain(..) {
+            t.fail(err());
+        }
+        for (_, p) in self.pending_reads.drain() {
+            for t in p.tasks {
+                t.fail(err());
+            }
+        }
+        for (_, t) in self.waiting_apply.drain(..) {
+            t.fail(err());
+        }
+    }
+}
+
+fn dispatch(task: ReadTask, ctx: &PeerContext<'_>) {
+    if let Err(task) = ctx.pool.submit(task) {
+        task.fail(Error::Unavailable("read pool stopped".into()));
+    }
+}

@@ -1,0 +1,160 @@
+//! `PeerShared`: the part of a region peer's state that other threads read without asking the
+//! Raft thread — the read pool's lease and stale-read checks, the client's leader discovery and
+//! the metrics.
+//!
+//! Only the node's Raft thread writes these atomics, always *after* the engine write that they
+//! describe completed, so a reader that sees `applied ≥ i` also sees the data of entry `i`.
+//!
+//! **Lease.** A leader may serve local reads until `lease_until` when all of these hold:
+//! it is leader, its applied term equals its current term (it applied an entry of its own term,
+//! hence every entry an earlier leader acknowledged), applied ≥ commit, and no leader transfer
+//! is in progress. `lease_until` is set to `t0 + lease` when a ReadIndex round issued at `t0`
+//! (a heartbeat quorum) completes; followers that answered that heartbeat reset their election
+//! timers after `t0` and, with check_quorum, reject votes for an election timeout, so no other
+//! leader can be elected before `t0 + election timeout > lease_until`. A leader transfer drops
+//! the lease for the rest of the term (the transferee may be elected at once by `MsgTimeoutNow`).
+//! Known gap, shared with raft-rs/etcd lease reads: a follower that *restarts* forgets its
+//! leader and may vote inside the lease window.
+//!
+//! **Staleness.** `safe_ns` is the send time of the latest leader message whose commit index this
+//! replica has applied: the replica's data is at least as new as the leader's at that time.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::topology::{Index, NodeId, RegionId};
+
+/// How stale a stale read may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Staleness {
+    /// Applied-index lag behind the last commit index this replica heard from the leader.
+    pub index_lag: u64,
+    /// Milliseconds since the replica was last known to be up to date with the leader.
+    pub age_ms: u64,
+}
+
+/// A monotonic clock with an epoch, so instants fit in atomics as nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    epoch: Instant,
+}
+
+impl Clock {
+    /// A clock whose epoch is now.
+    pub fn new() -> Self {
+        Self { epoch: Instant::now() }
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn now_ns(&self) -> u64 {
+        self.ns(Instant::now())
+    }
+
+    /// `at` as nanoseconds since the epoch.
+    pub fn ns(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos() as u64
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Lock-free view of one region peer (see the module docs).
+#[derive(Debug)]
+pub struct PeerShared {
+    /// The region.
+    pub region: RegionId,
+    /// Applied index.
+    pub applied: AtomicU64,
+    /// Term of the applied entry.
+    pub applied_term: AtomicU64,
+    /// Commit index known to this peer.
+    pub commit: AtomicU64,
+    /// Current term.
+    pub term: AtomicU64,
+    /// Leader this peer knows of (0 = none).
+    pub leader: AtomicU64,
+    /// Whether this peer is leader.
+    pub is_leader: AtomicBool,
+    /// Whether a leader transfer is in progress (suspends the lease).
+    pub transferring: AtomicBool,
+    /// Lease end, in clock nanoseconds (0 = no lease).
+    pub lease_until_ns: AtomicU64,
+    /// Highest commit index heard from the leader.
+    pub leader_commit_seen: AtomicU64,
+    /// Clock time up to which this replica is known to be fresh (see the module docs).
+    pub safe_ns: AtomicU64,
+    /// Reads served here, all policies.
+    pub reads: AtomicU64,
+    /// Write commands applied here.
+    pub writes_applied: AtomicU64,
+    /// Times this peer became leader.
+    pub leader_changes: AtomicU64,
+}
+
+impl PeerShared {
+    /// A fresh view.
+    pub fn new(region: RegionId) -> Self {
+        Self {
+            region,
+            applied: AtomicU64::new(0),
+            applied_term: AtomicU64::new(0),
+            commit: AtomicU64::new(0),
+            term: AtomicU64::new(0),
+            leader: AtomicU64::new(0),
+            is_leader: AtomicBool::new(false),
+            transferring: AtomicBool::new(false),
+            lease_until_ns: AtomicU64::new(0),
+            leader_commit_seen: AtomicU64::new(0),
+            safe_ns: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            writes_applied: AtomicU64::new(0),
+            leader_changes: AtomicU64::new(0),
+        }
+    }
+
+    /// Applied index.
+    pub fn applied(&self) -> Index {
+        self.applied.load(Ordering::Acquire)
+    }
+
+    /// The known leader, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        match self.leader.load(Ordering::Acquire) {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// Whether a local lease read is allowed at clock time `now_ns` (see the module docs).
+    pub fn lease_valid(&self, now_ns: u64) -> bool {
+        self.is_leader.load(Ordering::Acquire)
+            && !self.transferring.load(Ordering::Acquire)
+            && now_ns < self.lease_until_ns.load(Ordering::Acquire)
+            && self.applied_term.load(Ordering::Acquire) == self.term.load(Ordering::Acquire)
+            && self.applied() >= self.commit.load(Ordering::Acquire)
+    }
+
+    /// Remaining lease at `now_ns`.
+    pub fn lease_remaining(&self, now_ns: u64) -> Duration {
+        Duration::from_nanos(self.lease_until_ns.load(Ordering::Acquire).saturating_sub(now_ns))
+    }
+
+    /// The staleness of a local read served now.
+    pub fn staleness(&self, now_ns: u64) -> Staleness {
+        let applied = self.applied();
+        if self.is_leader.load(Ordering::Acquire) {
+            let commit = self.commit.load(Ordering::Acquire);
+            return Staleness { index_lag: commit.saturating_sub(applied), age_ms: 0 };
+        }
+        let seen = self.leader_commit_seen.load(Ordering::Acquire);
+        let safe = self.safe_ns.load(Ordering::Acquire);
+        Staleness {
+            index_lag: seen.saturating_sub(applied),
+            age_ms: now_ns.saturating_sub(safe) / 1_000_000,
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Message transport between nodes (and from clients to nodes), with network emulation and
+//! fault injection.
+//!
+//! Nodes send Raft messages through the [`Transport`] trait, so a TCP transport can replace the
+//! in-process one for multi-process clusters. [`ChannelTransport`] delivers through crossbeam
+//! channels and emulates a network:
+//!
+//! * every node and client sits in a zone; a message from zone `a` to zone `b` is delivered
+//!   after [`LatencyModel::between`]`(a, b)` plus a seeded uniform jitter. Delayed messages wait
+//!   in one timer thread (a min-heap on delivery time); with all latencies zero messages are
+//!   delivered inline, on the sender's thread;
+//! * fault hooks drop directed links (a partition is a set of dropped links) and heal them;
+//!   a link is checked when a message is sent and again when it is delivered, so a partition
+//!   also catches messages in flight. Stopped nodes are simply unregistered: messages to them
+//!   are dropped and client requests fail with `Unavailable`.
+//!
+//! Replies to clients travel over per-request channels; the client itself waits out the
+//! reply's one-way latency ([`ChannelTransport::latency`]), which keeps the timer thread off the
+//! reply path.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::{Mutex, RwLock};
+use raft::prelude::Message;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::LatencyModel;
+use crate::error::{Error, Result};
+use crate::node::{NodeMsg, PoolHandle, ReadTask};
+use crate::topology::{NodeId, RegionId, ZoneId};
+
+/// A Raft message addressed to one region peer on another node.
+#[derive(Debug)]
+pub struct RaftEnvelope {
+    /// The region whose Raft group the message belongs to.
+    pub region: RegionId,
+    /// Sending node.
+    pub from: NodeId,
+    /// Receiving node.
+    pub to: NodeId,
+    /// The raft-rs message.
+    pub msg: Message,
+    /// When the sender handed it to the transport (used for stale-read ages).
+    pub sent_at: Instant,
+}
+
+/// Sends Raft messages between nodes. Delivery is best effort: messages may be delayed,
+/// reordered or dropped, which Raft tolerates.
+pub trait Transport: Send + Sync {
+    /// Sends one message; never blocks on the receiver.
+    fn send(&self, env: RaftEnvelope);
+}
+
+/// Where a node receives messages: its Raft thread and its read pool.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The Raft/Ready thread's inbox.
+    pub raft: Sender<NodeMsg>,
+    /// The read pool.
+    pub pool: PoolHandle,
+}
+
+/// A message for a node, routed to its Raft thread or its read pool.
+#[derive(Debug)]
+pub enum Inbound {
+    /// For the Raft thread.
+    Raft(NodeMsg),
+    /// For the read pool.
+    Pool(ReadTask),
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+struct Delayed {
+    at: Instant,
+    seq: u64,
+    job: Job,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delayed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// The in-process transport with network emulation and fault hooks (see the module docs).
+pub struct ChannelTransport {
+    zones: Vec<ZoneId>,
+    latency: LatencyModel,
+    rng: Mutex<ChaCha8Rng>,
+    dropped: RwLock<HashSet<(NodeId, NodeId)>>,
+    endpoints: RwLock<HashMap<NodeId, Endpoint>>,
+    timer: Mutex<Option<(Sender<Delayed>, JoinHandle<()>)>>,
+    seq: Mutex<u64>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for ChannelTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelTransport").field("zones", &self.zones).finish_non_exhaustive()
+    }
+}
+
+impl ChannelTransport {
+    /// A transport for nodes `1..=zones.len()`, node `i` in zone `zones[i-1]`.
+    pub fn new(zones: Vec<ZoneId>, latency: LatencyModel, seed: u64) -> Arc<Self> {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let timer = if latency.is_zero() {
+            None
+        } else {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let stop = stopped.clone();
+            let handle = std::thread::Builder::new()
+                .name("kvlab-net-timer".into())
+                .spawn(move || run_timer(rx, stop))
+                .ok();
+            handle.map(|h| (tx, h))
+        };
+        Arc::new(Self {
+            zones,
+            latency,
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+            dropped: RwLock::new(HashSet::new()),
+            endpoints: RwLock::new(HashMap::new()),
+            timer: Mutex::new(timer),
+            seq: Mutex::new(0),
+            stopped,
+        })
+    }
+
+    /// The zone of `node`.
+    pub fn zone_of(&self, node: NodeId) -> ZoneId {
+        self.zones.get((node as usize).wrapping_sub(1)).copied().unwrap_or(0)
+    }
+
+    /// One-way delay from zone `a` to zone `b`, jitter included.
+    pub fn latency(&self, a: ZoneId, b: ZoneId) -> Duration {
+        let base = self.latency.between(a, b);
+        if self.latency.jitter.is_zero() {
+            return base;
+        }
+        let nanos = self.latency.jitter.as_nanos() as u64;
+        base + Duration::from_nanos(self.rng.lock().gen_range(0..nanos))
+    }
+
+    /// Registers a (re)started node's endpoint.
+    pub fn register(&self, node: NodeId, endpoint: Endpoint) {
+        self.endpoints.write().insert(node, endpoint);
+    }
+
+    /// Unregisters a stopped node: messages to it are dropped from now on.
+    pub fn unregister(&self, node: NodeId) {
+        self.endpoints.write().remove(&node);
+    }
+
+    /// Drops every message from `from` to `to` (one direction) until [`Self::heal`].
+    pub fn drop_link(&self, from: NodeId, to: NodeId) {
+        self.dropped.write().insert((from, to));
+    }
+
+    /// Cuts every link between `a` and `b` in both directions.
+    pub fn partition(&self, a: &[NodeId], b: &[NodeId]) {
+        let mut d = self.dropped.write();
+        for &x in a {
+            for &y in b {
+                d.insert((x, y));
+                d.insert((y, x));
+            }
+        }
+    }
+
+    /// Restores every dropped link.
+    pub fn heal(&self) {
+        self.dropped.write().clear();
+    }
+
+    fn link_up(&self, from: NodeId, to: NodeId) -> bool {
+        !self.dropped.read().contains(&(from, to))
+    }
+
+    fn deliver_to(&self, to: NodeId, msg: Inbound) -> Result<()> {
+        let endpoints = self.endpoints.read();
+        let Some(ep) = endpoints.get(&to) else {
+            return Err(Error::Unavailable(format!("node {to} is down")));
+        };
+        let sent = match msg {
+            Inbound::Raft(m) => ep.raft.send(m).is_ok(),
+            Inbound::Pool(t) => {
+                // An inline pool runs the read on this thread: release the lock first.
+                let pool = ep.pool.clone();
+                drop(endpoints);
+                pool.submit(t).is_ok()
+            }
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(Error::Unavailable(format!("node {to} is shutting down")))
+        }
+    }
+
+    fn schedule(self: &Arc<Self>, delay: Duration, job: Job) -> bool {
+        let timer = self.timer.lock().as_ref().map(|(tx, _)| tx.clone());
+        match timer {
+            Some(tx) if !delay.is_zero() => {
+                let seq = {
+                    let mut s = self.seq.lock();
+                    *s += 1;
+                    *s
+                };
+                tx.send(Delayed { at: Instant::now() + delay, seq, job }).is_ok()
+            }
+            _ => {
+                job();
+                true
+            }
+        }
+    }
+
+    /// Sends a client request from `zone` to `node`, after the emulated latency.
+    ///
+    /// # Errors
+    ///
+    /// `Unavailable` when the node is down (known at once, as a refused connection would be).
+    pub fn send_request(self: &Arc<Self>, zone: ZoneId, node: NodeId, msg: Inbound) -> Result<()> {
+        if !self.endpoints.read().contains_key(&node) {
+            return Err(Error::Unavailable(format!("node {node} is down")));
+        }
+        let delay = self.latency(zone, self.zone_of(node));
+        if delay.is_zero() || self.timer.lock().is_none() {
+            return self.deliver_to(node, msg);
+        }
+        let this = self.clone();
+        self.schedule(
+            delay,
+            Box::new(move || {
+                // A request to a node that went down in flight is lost; the client times out.
+                let _ = this.deliver_to(node, msg);
+            }),
+        );
+        Ok(())
+    }
+
+    /// Sends a Raft message between nodes (the [`Transport`] implementation, on an `Arc`).
+    pub fn send_raft(self: &Arc<Self>, env: RaftEnvelope) {
+        if !self.link_up(env.from, env.to) {
+            return;
+        }
+        let delay = self.latency(self.zone_of(env.from), self.zone_of(env.to));
+        let this = self.clone();
+        self.schedule(
+            delay,
+            Box::new(move || {
+                if this.link_up(env.from, env.to) {
+                    let to = env.to;
+                    let _ = this.deliver_to(to, Inbound::Raft(NodeMsg::Raft(env)));
+                }
+            }),
+        );
+    }
+
+    /// Stops the timer thread; messages still waiting in it are dropped.
+    pub fn shutdown(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let timer = self.timer.lock().take();
+        if let Some((tx, handle)) = timer {
+            drop(tx);
+            let _ = handle.join();
+        }
+        self.endpoints.write().clear();
+    }
+}
+
+/// A [`Transport`] handle over a shared [`ChannelTransport`].
+#[derive(Clone, Debug)]
+pub struct ChannelTransportHandle(pub Arc<ChannelTransport>);
+
+impl Transport for ChannelTransportHandle {
+    fn send(&self, env: RaftEnvelope) {
+        self.0.send_raft(env);
+    }
+}
+
+fn run_timer(rx: Receiver<Delayed>, stop: Arc<AtomicBool>) {
+    let mut heap: BinaryHeap<Reverse<Delayed>> = BinaryHeap::new();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = Instant::now();
+        while heap.peek().is_some_and(|d| d.0.at <= now) {
+            if let Some(Reverse(d)) = heap.pop() {
+                (d.job)();
+            }
+        }
+        let wait = heap
+            .peek()
+            .map(|d| d.0.at.saturating_duration_since(now))
+            .unwrap_or(Duration::from_millis(50));
+        match rx.recv_timeout(wait) {
+            Ok(d) => heap.push(Reverse(d)),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        while let Ok(d) = rx.try_recv() {
+            heap.push(Reverse(d));
+        }
+    }
+}
