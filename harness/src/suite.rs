@@ -20,7 +20,7 @@
 //! ```
 //!
 //! `[[matrix]]` (an array of tables) runs the union of several products. The axis `workload`
-//! names a workload file, merged after `workloads`. Properties merge in this order: workload
+//! names a workload file, merged after `workloads`; results label it by its file name. Properties merge in this order: workload
 //! files, `[properties]`, the axis values, then `-p` overrides from the command line.
 
 use std::path::{Path, PathBuf};
@@ -185,19 +185,22 @@ impl Suite {
             for combo in product(&dims) {
                 let mut cfg_files = files.clone();
                 let mut props = base_props.clone();
-                for (name, value) in &combo {
+                let mut axes = Vec::with_capacity(combo.len());
+                for (name, value) in combo {
                     if name == "workload" {
-                        cfg_files.push(resolve(value, "workload file")?);
+                        let file = resolve(&value, "workload file")?;
+                        // Results name the workload by its file name, not its relative path.
+                        let label = file
+                            .file_name()
+                            .map_or(value.clone(), |f| f.to_string_lossy().into_owned());
+                        cfg_files.push(file);
+                        axes.push((name, label));
                     } else {
                         props.push((name.clone(), value.clone()));
+                        axes.push((name, value));
                     }
                 }
-                configs.push(Config {
-                    index: configs.len() + 1,
-                    axes: combo,
-                    files: cfg_files,
-                    props,
-                });
+                configs.push(Config { index: configs.len() + 1, axes, files: cfg_files, props });
             }
         }
         Ok(Suite {
@@ -295,7 +298,7 @@ db = "null"
 threadcount = 2
 [[matrix]]
 "store.read_policy" = ["leader", "follower"]
-workload = ["wa", "wb"]
+workload = ["wa", "./wb"]
 [[matrix]]
 engine = "memory"
 "#,
@@ -305,7 +308,7 @@ engine = "memory"
         assert_eq!(s.configs.len(), 5);
         let axes: Vec<Vec<String>> =
             s.configs.iter().map(|c| c.axes.iter().map(|(_, v)| v.clone()).collect()).collect();
-        assert_eq!(axes[0], vec!["leader", "wa"]);
+        assert_eq!(axes[0], vec!["leader", "wa"], "a workload is labelled by its file name");
         assert_eq!(axes[1], vec!["leader", "wb"]);
         assert_eq!(axes[3], vec!["follower", "wb"]);
         assert_eq!(axes[4], vec!["memory"]);

@@ -13,6 +13,7 @@
 
 mod engine;
 mod null;
+mod store;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use kvlab_workloads::Operation;
 
 pub use engine::EngineBinding;
 pub use null::NullBinding;
+pub use store::StoreBinding;
 
 use crate::error::{Error, Result};
 use crate::settings::Settings;
@@ -124,11 +126,7 @@ pub fn validate(settings: &Settings) -> Result<()> {
         "engine" => {
             Ok(kvlab_store::RocksOptions::from_pairs(&settings.rocksdb_options()).map(drop)?)
         }
-        "store" => Err(Error::setting(
-            "db",
-            "store",
-            "null or engine: the store binding arrives with the replicated store",
-        )),
+        "store" => StoreBinding::validate(settings),
         other => Err(Error::setting("db", other, "one of: null, engine, store")),
     }
 }
@@ -142,11 +140,7 @@ pub fn open(settings: &Settings) -> Result<Arc<dyn Binding>> {
     match settings.db.as_str() {
         "null" => Ok(Arc::new(NullBinding::new(settings)?)),
         "engine" => Ok(Arc::new(EngineBinding::open(settings)?)),
-        "store" => Err(Error::setting(
-            "db",
-            "store",
-            "null or engine: the store binding arrives with the replicated store",
-        )),
+        "store" => Ok(Arc::new(StoreBinding::open(settings)?)),
         other => Err(Error::setting("db", other, "one of: null, engine, store")),
     }
 }

@@ -1,0 +1,181 @@
+//! The `store` binding: the full replicated store in this process.
+//!
+//! Properties: `store.*` (nodes, regions, replicas, zones and latencies, read policy, replica
+//! choice, read-pool threads, `store.dir`, …; see kvlab-store's `ClusterConfig`), `engine` and
+//! `rocksdb.*`. Without `store.dir` the store lives in a temporary directory removed at exit.
+//! Client thread `t` sits in zone `t % store.zones`; `timeout` bounds every request.
+
+use std::time::Duration;
+
+use kvlab_store::{Client, Cluster, ClusterConfig, Error as StoreError};
+use kvlab_workloads::{OpKind, Operation};
+
+use super::{Binding, DbClient, NodeRow, OpError, Served, Staleness};
+use crate::error::Result;
+use crate::settings::Settings;
+
+/// How long start-up may take to elect and balance leaders.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The `store` binding.
+pub struct StoreBinding {
+    cluster: Option<Cluster>,
+    timeout: Duration,
+    seed: u64,
+    persistent: bool,
+}
+
+impl StoreBinding {
+    /// Starts the cluster the settings describe and waits for its leaders.
+    ///
+    /// # Errors
+    ///
+    /// A bad `store.*`, `engine` or `rocksdb.*` property (naming it), or a cluster that does not
+    /// elect leaders in time.
+    pub fn open(settings: &Settings) -> Result<Self> {
+        let config = Self::config(settings)?;
+        let persistent = config.dir.is_some();
+        let cluster = Cluster::start(config)?;
+        cluster.wait_for_leaders(START_TIMEOUT)?;
+        let seed = settings.props.get_u64_or("seed", 0)?;
+        Ok(StoreBinding { cluster: Some(cluster), timeout: settings.timeout, seed, persistent })
+    }
+
+    /// The cluster configuration the settings describe.
+    fn config(settings: &Settings) -> Result<ClusterConfig> {
+        let mut pairs = settings.with_prefix("store.");
+        pairs.push(("engine".to_string(), settings.engine.as_str().to_string()));
+        pairs.extend(settings.with_prefix("rocksdb."));
+        if settings.engine == kvlab_store::EngineKind::RocksDb {
+            kvlab_store::RocksOptions::from_pairs(&settings.rocksdb_options())?;
+        }
+        Ok(ClusterConfig::from_pairs(&pairs)?)
+    }
+
+    /// Checks the settings without starting a cluster.
+    ///
+    /// # Errors
+    ///
+    /// As [`StoreBinding::open`]'s option errors.
+    pub fn validate(settings: &Settings) -> Result<()> {
+        Self::config(settings).map(drop)
+    }
+
+    fn cluster(&self) -> &Cluster {
+        self.cluster.as_ref().expect("the cluster lives until the binding is dropped")
+    }
+}
+
+impl Drop for StoreBinding {
+    fn drop(&mut self) {
+        if let Some(cluster) = self.cluster.take() {
+            cluster.shutdown();
+        }
+    }
+}
+
+impl Binding for StoreBinding {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
+    fn client(&self, thread: usize) -> Result<Box<dyn DbClient>> {
+        let cluster = self.cluster();
+        let zone = thread % cluster.config().zones.max(1);
+        let seed = self.seed ^ (thread as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut config = cluster.default_client_config(zone, seed);
+        config.timeout = self.timeout;
+        Ok(Box::new(StoreClient { client: cluster.client(config), keys: Vec::new() }))
+    }
+
+    fn needs_load(&self) -> bool {
+        if !self.persistent {
+            return true;
+        }
+        let mut client = self.cluster().client(self.cluster().default_client_config(0, 0));
+        client.scan(b"", 1).map_or(true, |r| r.pairs.is_empty())
+    }
+
+    fn nodes(&self) -> Vec<NodeRow> {
+        self.cluster()
+            .metrics()
+            .into_iter()
+            .map(|m| NodeRow {
+                node: m.node,
+                zone: m.zone.to_string(),
+                reads: vec![
+                    ("leader".into(), m.reads.leader),
+                    ("lease".into(), m.reads.lease),
+                    ("follower".into(), m.reads.follower),
+                    ("mixed".into(), m.reads.mixed),
+                    ("stale".into(), m.reads.stale),
+                ],
+                writes_applied: m.writes_applied,
+                readindex_rounds: m.readindex_rounds,
+                msgs_sent: m.msgs_sent,
+                msgs_recv: m.msgs_recv,
+                leaders: m.leaders_held,
+            })
+            .collect()
+    }
+}
+
+struct StoreClient {
+    client: Client,
+    keys: Vec<Vec<u8>>,
+}
+
+fn store_error(err: StoreError) -> OpError {
+    let kind = match &err {
+        StoreError::Timeout(_) => "timeout",
+        StoreError::Unavailable(_) => "unavailable",
+        StoreError::NotLeader { .. } => "not_leader",
+        StoreError::Engine(_) | StoreError::Corruption(_) => "engine",
+        _ => "store",
+    };
+    OpError { kind, message: err.to_string() }
+}
+
+fn served(node: kvlab_store::NodeId) -> Served {
+    Served { node: Some(node), staleness: None }
+}
+
+impl DbClient for StoreClient {
+    fn execute(&mut self, op: &Operation) -> Result<Served, OpError> {
+        match op.kind {
+            OpKind::Read => {
+                let r = self.client.get(&op.key).map_err(store_error)?;
+                if r.value.is_none() {
+                    return Err(OpError::not_found());
+                }
+                let staleness =
+                    r.staleness.map(|s| Staleness { index_lag: s.index_lag, age_ms: s.age_ms });
+                Ok(Served { node: Some(r.node), staleness })
+            }
+            OpKind::Update | OpKind::Insert => {
+                Ok(served(self.client.put(&op.key, &op.value).map_err(store_error)?.node))
+            }
+            OpKind::ReadModifyWrite => {
+                let r = self.client.get(&op.key).map_err(store_error)?;
+                if r.value.is_none() {
+                    return Err(OpError::not_found());
+                }
+                Ok(served(self.client.put(&op.key, &op.value).map_err(store_error)?.node))
+            }
+            OpKind::Delete => Ok(served(self.client.delete(&op.key).map_err(store_error)?.node)),
+            OpKind::Scan => {
+                let r = self.client.scan(&op.key, op.scan_length).map_err(store_error)?;
+                Ok(Served { node: r.nodes.first().copied(), staleness: None })
+            }
+            OpKind::BatchRead => {
+                self.keys.clear();
+                self.keys.extend(op.batch.iter().map(<[u8]>::to_vec));
+                let r = self.client.batch_get(&self.keys).map_err(store_error)?;
+                if r.values.iter().any(Option::is_none) {
+                    return Err(OpError::not_found());
+                }
+                Ok(Served { node: r.nodes.first().copied(), staleness: None })
+            }
+        }
+    }
+}
