@@ -57,7 +57,10 @@ pub fn run_once(
             ));
         }
     }
-    let nodes = binding.nodes();
+    let nodes = match &run {
+        Some(phase) => phase.nodes.clone(),
+        None => binding.nodes(),
+    };
     let engine_stats = binding.engine_stats();
     Ok(RunRecord {
         id: id.to_string(),

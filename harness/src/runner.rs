@@ -15,9 +15,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use kvlab_workloads::{CoreWorkload, OpKind, Operation};
 
-use crate::binding::Binding;
+use crate::binding::{Binding, NodeRow};
 use crate::error::{Error, Result};
-use crate::measure::{Collector, ThreadRecorder};
+use crate::measure::{Collector, ThreadRecorder, INTERVAL};
 use crate::progress::Progress;
 use crate::settings::Settings;
 
@@ -58,6 +58,8 @@ pub struct PhaseOutcome {
     pub completed: bool,
     /// Operations issued, warm-up included.
     pub issued: u64,
+    /// The store's per-node counters over the measured part of the phase (warm-up excluded).
+    pub nodes: Vec<NodeRow>,
 }
 
 /// A shared stop signal (Ctrl-C, or a test).
@@ -99,6 +101,8 @@ pub fn run_phase(
         Phase::Load => (Duration::ZERO, None),
         Phase::Run => (settings.warmup, settings.duration),
     };
+    // The collector drops whole one-second intervals, so the warm-up is rounded up to them.
+    let warmup = INTERVAL * (warmup.as_nanos().div_ceil(INTERVAL.as_nanos()) as u32);
     let pace = settings.target.map(|t| Duration::from_secs_f64(threads as f64 / t));
     let trace = match (phase, &settings.trace) {
         (Phase::Run, Some(path)) => Some(path.clone()),
@@ -115,6 +119,8 @@ pub fn run_phase(
     let start = Instant::now();
     let deadline = deadline_after.map(|d| start + d);
     progress.begin(phase, deadline_after);
+    // Store counters are cumulative: remember them where the measured part begins.
+    let mut baseline = warmup.is_zero().then(|| binding.nodes());
 
     let ends = std::thread::scope(|scope| -> Result<Vec<Instant>> {
         let mut handles = Vec::new();
@@ -195,6 +201,9 @@ pub fn run_phase(
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
             progress.update(start.elapsed(), &collector);
+            if baseline.is_none() && start.elapsed() >= warmup {
+                baseline = Some(binding.nodes());
+            }
         }
         handles
             .into_iter()
@@ -205,6 +214,15 @@ pub fn run_phase(
             .collect()
     })?;
     collector.finish();
+    let baseline = baseline.unwrap_or_default();
+    let nodes = binding
+        .nodes()
+        .iter()
+        .map(|now| match baseline.iter().find(|b| b.node == now.node) {
+            Some(before) => now.since(before),
+            None => now.clone(),
+        })
+        .collect();
     let end = ends.into_iter().max().unwrap_or(start);
     let elapsed = end - start;
     progress.end();
@@ -221,6 +239,7 @@ pub fn run_phase(
         collector,
         completed: !stop.is_stopped(),
         issued: issued.into_inner(),
+        nodes,
     })
 }
 

@@ -7,7 +7,7 @@
 //! | `target` | `--target` | 0 | total ops/s to aim at; 0 = as fast as possible |
 //! | `seed` | `--seed` | workload default | seed of every random choice |
 //! | `duration` | `--duration` | unset | run-phase length (`30`, `30s`, `500ms`, `2m`); unset = `operationcount` |
-//! | `warmup` | `--warmup` | 0 | time at the start of the run phase excluded from every figure |
+//! | `warmup` | `--warmup` | 0 | time at the start of the run phase excluded from every figure (rounded up to whole seconds) |
 //! | `status.interval` | `--status` | 10 | seconds between status lines |
 //! | `engine` | | `rocksdb` | engine of the `engine` and `store` bindings |
 //! | `name` | | workload file name | results go to `results/<name>/<timestamp>/` |

@@ -475,3 +475,45 @@ fn interrupt_keeps_results_marked_incomplete() {
     let read = summary.iter().find(|r| r["phase"] == "run" && r["op"] == "READ").unwrap();
     assert!(num(read, "count") > 100.0, "the results so far are kept");
 }
+
+#[test]
+fn store_node_counters_exclude_the_warmup() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = kvlab(
+        &[
+            "run",
+            "-P",
+            &workload("ycsb/workloadc"),
+            "--db",
+            "store",
+            "-p",
+            "engine=memory",
+            "-p",
+            "recordcount=300",
+            "--threads",
+            "2",
+            "--warmup",
+            "1s",
+            "--duration",
+            "2s",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let nodes = csv_rows(&out_dir.join("nodes.csv"));
+    assert_eq!(nodes.len(), 3, "three nodes by default");
+    let reads: f64 = nodes.iter().map(|r| num(r, "reads_leader")).sum();
+    let served: f64 = nodes.iter().map(|r| num(r, "served")).sum();
+    assert!(served > 0.0);
+    assert!(
+        (reads - served).abs() <= 0.05 * served + 10.0,
+        "store counters {reads} vs harness {served}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
+    let issued = json["runs"][0]["run"]["operations_issued"].as_f64().unwrap();
+    assert!(reads < 0.9 * issued, "warm-up reads are not counted: {reads} of {issued}");
+}

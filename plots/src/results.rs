@@ -275,7 +275,9 @@ impl Results {
             return i;
         }
         let id = id.map_or_else(|| format!("c{:02}", self.configs.len() + 1), str::to_string);
-        let label = if values.is_empty() { "run".to_string() } else { values.join(" / ") };
+        // Axes a configuration does not set (from another `[[matrix]]` table) are empty.
+        let set: Vec<&str> = values.iter().map(String::as_str).filter(|v| !v.is_empty()).collect();
+        let label = if set.is_empty() { "run".to_string() } else { set.join(" / ") };
         self.configs.push(Config { id, values, label });
         self.configs.len() - 1
     }

@@ -87,6 +87,30 @@ pub struct NodeRow {
     pub leaders: u64,
 }
 
+impl NodeRow {
+    /// The counters accumulated since `before` (same node); `leaders` stays a current value.
+    pub fn since(&self, before: &NodeRow) -> NodeRow {
+        let reads = self
+            .reads
+            .iter()
+            .map(|(policy, n)| {
+                let old = before.reads.iter().find(|(p, _)| p == policy).map_or(0, |(_, o)| *o);
+                (policy.clone(), n.saturating_sub(old))
+            })
+            .collect();
+        NodeRow {
+            node: self.node,
+            zone: self.zone.clone(),
+            reads,
+            writes_applied: self.writes_applied.saturating_sub(before.writes_applied),
+            readindex_rounds: self.readindex_rounds.saturating_sub(before.readindex_rounds),
+            msgs_sent: self.msgs_sent.saturating_sub(before.msgs_sent),
+            msgs_recv: self.msgs_recv.saturating_sub(before.msgs_recv),
+            leaders: self.leaders,
+        }
+    }
+}
+
 /// The system under test, shared by all client threads.
 pub trait Binding: Send + Sync {
     /// The binding's name (`null`, `engine`, `store`).
