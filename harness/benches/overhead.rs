@@ -6,8 +6,9 @@
 //!   raw `rocksdb::DB::get_pinned` on the same database and the same key distribution
 //!   (target ≥ 0.85).
 //!
-//! Run: `cargo bench -p kvlab-harness --bench overhead` (`KVLAB_SECS` sets each measurement's
-//! length, default 5).
+//! Each figure is the median of three measurements (this machine's throughput varies by up to
+//! 1.7x between back-to-back runs). Run: `cargo bench -p kvlab-harness --bench overhead`
+//! (`KVLAB_SECS` sets each measurement's length, default 5).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -92,14 +93,23 @@ fn raw_throughput(engine: &RocksEngine, secs: u64, props: &Properties) -> f64 {
     total.load(Ordering::Relaxed) as f64 / secs as f64
 }
 
+/// The median of three measurements, printing each.
+fn median3(label: &str, mut measure: impl FnMut() -> f64) -> f64 {
+    let mut runs: Vec<f64> = (0..3).map(|_| measure()).collect();
+    println!("{label}: {}", runs.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "));
+    runs.sort_by(f64::total_cmp);
+    runs[1]
+}
+
 fn main() {
     let secs: u64 = std::env::var("KVLAB_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let duration = format!("{secs}s");
 
-    let null =
-        harness_throughput(workload_c(&[("db", "null".into()), ("duration", duration.clone())]));
+    let null = median3("null binding ops/s", || {
+        harness_throughput(workload_c(&[("db", "null".into()), ("duration", duration.clone())]))
+    });
     println!(
-        "null binding, workload C, {THREADS} threads: {:.2} M ops/s (target >= 10 M)",
+        "null binding, workload C, {THREADS} threads: {:.2} M ops/s median (target >= 10 M)",
         null / 1e6
     );
 
@@ -124,9 +134,9 @@ fn main() {
         engine.write(batch).expect("load");
         engine.flush().expect("flush");
         raw_throughput(&engine, 1, &workload_c(&uniform)); // warm the cache
-        raw_throughput(&engine, secs, &workload_c(&uniform))
+        median3("raw get_pinned ops/s", || raw_throughput(&engine, secs, &workload_c(&uniform)))
     };
-    let engine = harness_throughput(workload_c(&[
+    let engine_props = workload_c(&[
         ("db", "engine".into()),
         ("engine", "rocksdb".into()),
         ("engine.dir", dir.path().display().to_string()),
@@ -134,7 +144,8 @@ fn main() {
         ("requestdistribution", "uniform".into()),
         ("warmup", "1s".into()),
         ("duration", format!("{}s", secs + 1)),
-    ]));
+    ]);
+    let engine = median3("engine binding ops/s", || harness_throughput(engine_props.clone()));
     println!("raw rocksdb get_pinned, {THREADS} threads: {:.0} ops/s", raw);
     println!(
         "engine binding (rocksdb), workload C uniform, {THREADS} threads: {:.0} ops/s",
