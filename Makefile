@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps main test bench lint
+.PHONY: deps main test bench lint kvlab
 
 deps:
 	@command -v cargo >/dev/null || { echo "error: cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
@@ -40,6 +40,11 @@ test: deps
 	rm -rf $(CI_RESULTS)
 	$(CARGO_TARGET_DIR)/release/kvlab suite harness/suites/ci.toml --out $(CI_RESULTS)
 	notebooks/run.sh $(CI_RESULTS) $(CI_RESULTS)/analysis.ipynb
+
+# Just the kvlab binary (built like the tests, so nothing is compiled twice).
+kvlab: deps
+	cargo test --workspace --release --no-run
+	@echo "$(CARGO_TARGET_DIR)/release/kvlab"
 
 bench: deps
 	cargo bench --workspace

@@ -7,7 +7,7 @@
 //!   (target ≥ 0.85).
 //!
 //! Each figure is the median of three measurements (this machine's throughput varies by up to
-//! 1.7x between back-to-back runs). Run: `cargo bench -p kvlab-harness --bench overhead`
+//! 1.7x between back-to-back runs). Run: `cargo bench --workspace --bench overhead`
 //! (`KVLAB_SECS` sets each measurement's length, default 5).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

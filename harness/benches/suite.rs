@@ -1,4 +1,4 @@
-//! `cargo bench -p kvlab-harness --bench suite` runs a suite (default `harness/suites/quick.toml`;
+//! `cargo bench --workspace --bench suite` runs a suite (default `harness/suites/quick.toml`;
 //! set `KVLAB_SUITE` to another file) and writes its results under `results/`.
 
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ fn main() {
     let output =
         Output { out: std::env::var_os("KVLAB_OUT").map(PathBuf::from), root, progress: true };
     let command =
-        format!("cargo bench -p kvlab-harness --bench suite (KVLAB_SUITE={})", suite.display());
+        format!("cargo bench --workspace --bench suite (KVLAB_SUITE={})", suite.display());
     match run_suite(&suite, &[], None, &output, &StopFlag::new(), &command) {
         Ok(dir) => println!("results: {}", dir.display()),
         Err(err) => {

@@ -439,6 +439,38 @@ threadcount = [1, 2]
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(json["question"], "does the matrix expand?");
     assert_eq!(json["runs"].as_array().unwrap().len(), 4);
+
+    // The suite wrote its figures and report; report, plot and compare work on the directory.
+    assert!(
+        out_dir.join("report.html").is_file() && out_dir.join("plots/throughput.svg").is_file()
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim_end().ends_with("report.html"),
+        "the report's path comes last"
+    );
+    let report = kvlab(&["report", out_dir.to_str().unwrap()], dir.path());
+    assert!(report.status.success(), "{}", stderr(&report));
+    let html = dir.path().join("same.html");
+    let same = kvlab(
+        &[
+            "compare",
+            out_dir.to_str().unwrap(),
+            out_dir.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "a run compared with itself has no regression: {}",
+        stderr(&same)
+    );
+    assert!(html.is_file());
+    let missing = kvlab(&["plot", dir.path().join("nope").to_str().unwrap()], dir.path());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("nope"), "{}", stderr(&missing));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Engine micro-benchmarks: get, put, batch put and scan per engine with 1 KB values, and the
 //! adapter overhead of kvlab's RocksDB engine against raw `rocksdb::DB::get_pinned`.
 //!
-//! Run: `cargo bench -p kvlab-store --bench engines`. The adapter target is kvlab's get at
+//! Run: `cargo bench --workspace --bench engines`. The adapter target is kvlab's get at
 //! ≥ 0.90 of raw throughput: compare `adapter/kvlab_get` with `adapter/raw_get_pinned`.
 
 // criterion's macros generate undocumented functions.

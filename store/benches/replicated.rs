@@ -6,7 +6,7 @@
 //! * group commit: 16 writers on a cluster whose RocksDB fsyncs every write batch; reports the
 //!   writes acknowledged per fsync on the leader.
 //!
-//! Run: `cargo bench -p kvlab-store --bench replicated` (set `KVLAB_BENCH_SECS` to change the
+//! Run: `cargo bench --workspace --bench replicated` (set `KVLAB_BENCH_SECS` to change the
 //! 2-second measurement window). Output is a table of ops/s and ratios.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
