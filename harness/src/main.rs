@@ -173,7 +173,9 @@ enum Done {
 }
 
 fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
-    let command: Vec<String> = std::env::args().collect();
+    // The binary as users call it, whatever path ran it.
+    let command: Vec<String> =
+        std::iter::once("kvlab".to_string()).chain(std::env::args().skip(1)).collect();
     let command = command.join(" ");
     let root =
         std::env::current_dir().map_err(|e| Error::io("cannot read current directory", ".", e))?;
