@@ -199,6 +199,9 @@ pub struct RunStream {
     scan_length: ScanLength,
     /// Operations produced so far.
     ops: u64,
+    /// For `hotset.shift.operations`: the operation count at which the next epoch starts
+    /// (a comparison per operation instead of a division).
+    next_shift_at: u64,
 }
 
 impl RunStream {
@@ -210,6 +213,7 @@ impl RunStream {
             field_length: wl.field_length.clone(),
             scan_length: wl.scan_length.clone(),
             ops: 0,
+            next_shift_at: 0,
             wl,
         }
     }
@@ -249,8 +253,12 @@ impl RunStream {
             return;
         };
         let c = &self.wl.config;
-        if let Some(epoch) = self.ops.checked_div(c.hotset_shift_operations) {
-            h.set_epoch(epoch);
+        if c.hotset_shift_operations > 0 {
+            if self.ops >= self.next_shift_at {
+                let epoch = self.ops / c.hotset_shift_operations;
+                h.set_epoch(epoch);
+                self.next_shift_at = (epoch + 1).saturating_mul(c.hotset_shift_operations);
+            }
         } else if c.hotset_shift_seconds > 0.0 && self.ops % CLOCK_CHECK_INTERVAL == 0 {
             let start = *self.wl.run_start.get_or_init(Instant::now);
             let epoch = (start.elapsed().as_secs_f64() / c.hotset_shift_seconds) as u64;
