@@ -255,7 +255,7 @@ impl RunStream {
         let c = &self.wl.config;
         if c.hotset_shift_operations > 0 {
             if self.ops >= self.next_shift_at {
-                let epoch = self.ops / c.hotset_shift_operations;
+                let epoch = self.ops.checked_div(c.hotset_shift_operations).unwrap_or(0);
                 h.set_epoch(epoch);
                 self.next_shift_at = (epoch + 1).saturating_mul(c.hotset_shift_operations);
             }
