@@ -181,15 +181,7 @@ impl Figures {
         let mut map = BTreeMap::new();
         for phase in record.load.iter().chain(record.run.iter()) {
             let secs = phase.measured.as_secs_f64().max(1e-9);
-            let mut ops: Vec<(String, crate::measure::OpStats)> = phase
-                .collector
-                .totals
-                .iter()
-                .map(|(k, s)| (k.name().to_string(), s.clone()))
-                .collect();
-            if let Some(all) = phase.collector.totals.overall() {
-                ops.push(("ALL".into(), all));
-            }
+            let ops = phase.collector.totals.named_with_overall();
             for (op, stats) in ops {
                 for kind in [LatencyKind::Service, LatencyKind::Intended] {
                     if let Some(h) = stats.latency(kind) {

@@ -134,6 +134,16 @@ impl Stats {
         Some(all)
     }
 
+    /// Each operation kind by name, then `ALL` (every kind merged), as results report them.
+    pub fn named_with_overall(&self) -> Vec<(String, OpStats)> {
+        let mut ops: Vec<(String, OpStats)> =
+            self.iter().map(|(k, s)| (k.name().to_string(), s.clone())).collect();
+        if let Some(all) = self.overall() {
+            ops.push(("ALL".to_string(), all));
+        }
+        ops
+    }
+
     /// Adds `other` into `self`.
     pub fn merge(&mut self, other: &Stats) {
         for (mine, theirs) in self.ops.iter_mut().zip(&other.ops) {

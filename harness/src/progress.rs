@@ -2,7 +2,7 @@
 //! lines otherwise.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -114,9 +114,4 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
-}
-
-/// Seconds since `start`, for messages.
-pub fn since(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64()
 }

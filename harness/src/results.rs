@@ -8,7 +8,7 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::binding::NodeRow;
 use crate::error::{Error, Result};
-use crate::measure::{us, LatencyKind, OpStats};
+use crate::measure::{us, LatencyKind};
 use crate::runner::PhaseOutcome;
 use crate::settings::Settings;
 
@@ -262,11 +262,7 @@ impl ResultsWriter {
     ) -> Result<()> {
         let totals = &phase.collector.totals;
         let secs = phase.measured.as_secs_f64().max(1e-9);
-        let mut ops: Vec<(String, OpStats)> =
-            totals.iter().map(|(k, s)| (k.name().to_string(), s.clone())).collect();
-        if let Some(all) = totals.overall() {
-            ops.push(("ALL".to_string(), all));
-        }
+        let ops = totals.named_with_overall();
         let summary_path = self.dir.join("summary.csv");
         let errors_path = self.dir.join("errors.csv");
         for (op, stats) in &ops {
@@ -583,9 +579,4 @@ pub fn machine() -> serde_json::Value {
         "arch": std::env::consts::ARCH,
         "cpu": cpu,
     })
-}
-
-/// Seconds since the epoch (for interval logs and sorting).
-pub fn epoch_secs(time: SystemTime) -> f64 {
-    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }

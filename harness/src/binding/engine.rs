@@ -31,11 +31,6 @@ impl EngineBinding {
         let (engine, temp) = open_engine(settings, "engine.dir")?;
         Ok(EngineBinding { engine, _temp: temp })
     }
-
-    /// The engine, for tests.
-    pub fn engine(&self) -> &Arc<dyn Engine> {
-        &self.engine
-    }
 }
 
 /// Opens the engine named by `engine` with `rocksdb.*` options in `dir_setting` (or a temporary
