@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::checking::{check_run, trace_path, CheckTotals};
 use crate::error::{Error, Result};
 use crate::experiment::{run_once, Mode};
 use crate::measure::LatencyKind;
@@ -72,6 +73,12 @@ pub fn run_single(
     let mut warnings = Vec::new();
     warn_unknown(&settings, &mut warnings);
     let mut progress = output.progress(&settings, &settings.name);
+    let mut settings = settings;
+    let check = settings.check && mode == Mode::Run;
+    let trace = check.then(|| trace_path(&dir, "run", false, settings.trace.as_deref()));
+    if let Some(t) = &trace {
+        settings.trace = Some(t.clone());
+    }
     let mut record = match run_once(settings, mode, stop, &mut progress, "run", Vec::new(), 1) {
         Ok(record) => record,
         Err(err) => {
@@ -86,7 +93,16 @@ pub fn run_single(
     }
     record.warnings.extend(warnings);
     writer.add(&record)?;
-    writer.finish(stop.is_stopped())
+    let mut totals = CheckTotals::default();
+    if let (Some(trace), false) = (&trace, stop.is_stopped()) {
+        let report = check_run(&dir, &[], &record, trace, &mut totals)?;
+        if output.progress {
+            eprintln!("{report}");
+        }
+    }
+    let dir = writer.finish(stop.is_stopped())?;
+    totals.verdict(&dir)?;
+    Ok(dir)
 }
 
 /// `kvlab suite FILE`: every configuration × repetition, then `aggregate.csv`.
@@ -132,6 +148,7 @@ pub fn run_suite(
         warn_unknown(first, &mut unknown);
     }
     let mut figures: Vec<RepFigures> = Vec::new();
+    let mut totals = CheckTotals::default();
     let total = suite.configs.len() * reps;
     let mut done = 0;
     'configs: for (config, settings) in suite.configs.iter().zip(all_settings) {
@@ -147,8 +164,18 @@ pub fn run_suite(
                 eprintln!("{label} {}", axes.join(" "));
             }
             let mut progress = output.progress(&settings, &label);
+            let mut settings = settings.clone();
+            let trace = settings.check.then(|| {
+                trace_path(writer.dir(), &config.run_id(rep), true, settings.trace.as_deref())
+            });
+            if let Some(t) = &trace {
+                let parent = t.parent().unwrap_or(writer.dir());
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io("cannot create results directory", parent, e))?;
+                settings.trace = Some(t.clone());
+            }
             let mut record = run_once(
-                settings.clone(),
+                settings,
                 Mode::Run,
                 stop,
                 &mut progress,
@@ -163,11 +190,31 @@ pub fn run_suite(
                 record.warnings.extend(unknown.clone());
             }
             writer.add(&record)?;
+            if let (Some(trace), false) = (&trace, stop.is_stopped()) {
+                let report = check_run(writer.dir(), &suite.axes, &record, trace, &mut totals)?;
+                if output.progress {
+                    let verdict = if report.is_ok() { "ok" } else { "VIOLATION" };
+                    eprintln!(
+                        "  check: {verdict}: {} ops on {} keys, {} violation(s)",
+                        report.ops,
+                        report.keys,
+                        report.violations.len()
+                    );
+                }
+            }
             figures.push((config.index, config.axes.clone(), Figures::of(&record)));
         }
     }
     write_aggregate(writer.dir(), &suite.axes, &figures)?;
-    writer.finish(stop.is_stopped())
+    let dir = writer.finish(stop.is_stopped())?;
+    if totals.histories > 0 && output.progress {
+        eprintln!(
+            "checked {} histories, {} operations, {} faults: {} violation(s), {} inconclusive key(s)",
+            totals.histories, totals.ops, totals.faults, totals.violations, totals.inconclusive
+        );
+    }
+    totals.verdict(&dir)?;
+    Ok(dir)
 }
 
 /// One repetition's figures, with its configuration number and axis values.

@@ -50,6 +50,23 @@ pub enum Error {
         "output directory {0} is not empty: kvlab never overwrites results (choose another --out)"
     )]
     OutputNotEmpty(PathBuf),
+    /// A checked history is not linearizable (or a stale read broke its bound). Every result
+    /// was written first.
+    #[error(
+        "history check failed: {violations} violation(s) in {histories} checked run(s); \
+         see {dir}/check.csv and {dir}/check/"
+    )]
+    CheckFailed {
+        /// The results directory.
+        dir: PathBuf,
+        /// Violations found.
+        violations: usize,
+        /// Runs checked.
+        histories: usize,
+    },
+    /// A trace could not be read or checked.
+    #[error(transparent)]
+    Check(#[from] crate::check::CheckError),
     /// A results file could not be written or read.
     #[error("results file {path}: {message}")]
     Results {

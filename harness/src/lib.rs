@@ -4,14 +4,19 @@
 //! The data path: workload stream → [`runner`] (one OS thread per client, optional pacing to
 //! a target rate) → [`binding`] (`null`, `engine`, `store`) → [`measure`] (per-thread
 //! HdrHistograms merged each second) → [`results`] (CSV, interval logs, `run.json`,
-//! `ycsb.txt`). [`suite`] expands experiment matrices and [`commands`] ties it together for
+//! `ycsb.txt`, `events.csv`). [`nemesis`] injects faults during a run and `check` verifies
+//! the histories of checking-mode runs. [`suite`] expands experiment matrices and [`commands`] ties it together for
 //! the `kvlab` CLI and `cargo bench`.
 
 pub mod binding;
+pub mod check;
+pub mod checking;
 pub mod commands;
+pub mod crash;
 mod error;
 pub mod experiment;
 pub mod measure;
+pub mod nemesis;
 pub mod progress;
 pub mod results;
 pub mod runner;

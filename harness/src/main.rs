@@ -22,7 +22,9 @@ Examples:
   kvlab run -P workloads/ycsb/workloadc --db store -p store.read_policy=follower --threads 8 --duration 30s
   kvlab load -P workloads/ycsb/workloada --db engine -p engine.dir=/tmp/kv
   kvlab run  -P workloads/ycsb/workloada --db engine -p engine.dir=/tmp/kv --target 20000
-  kvlab suite harness/suites/quick.toml")]
+  kvlab suite harness/suites/quick.toml
+  kvlab run -P workloads/check/register --check --nemesis leader-transfer,partition --nemesis-interval 2s
+  kvlab check results/register/2026-11-26T04-20-00Z/trace.csv")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,6 +80,60 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         html: Option<PathBuf>,
     },
+    /// Check a trace written in checking mode (--check): every key's history of reads and
+    /// writes must be linearizable (stale reads: within the staleness they reported). Prints
+    /// a minimal counter-example for each violation and exits with 1 when there is one.
+    #[command(
+        after_help = "Example:\n  kvlab check results/register/2026-11-26T04-20-00Z/trace.csv"
+    )]
+    Check {
+        /// The trace (CSV) to check.
+        trace: PathBuf,
+        /// Search budget per key (memoised configurations) before a key is reported
+        /// inconclusive.
+        #[arg(long, value_name = "N", default_value_t = 5_000_000)]
+        max_states: usize,
+    },
+    /// Crash durability: a child process runs a 3-node cluster on RocksDB and reports every
+    /// acknowledged write; it is killed with SIGKILL at random moments, the cluster restarts
+    /// from the same directories and every acknowledged write must be there. Exits with 1 when
+    /// a write was lost.
+    #[command(after_help = "Example:\n  kvlab crash-test --dir /tmp/kvlab-crash --cycles 50")]
+    CrashTest {
+        /// The cluster's directory (created; kept between cycles; must not hold another
+        /// cluster's data).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Kill-restart-verify cycles.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        cycles: usize,
+        /// Seed of the kill times.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        seed: u64,
+        /// fsync every engine write (false: a process crash must still lose nothing).
+        #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+        sync: bool,
+        /// Writer threads in the child.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        threads: usize,
+        /// Kill the child at a random time up to this long after it is ready.
+        #[arg(long, value_name = "SECS", default_value = "1.5s")]
+        max_delay: String,
+    },
+    /// The crash test's child process (started by crash-test).
+    #[command(hide = true)]
+    CrashChild {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        cycle: u64,
+        #[arg(long, action = clap::ArgAction::Set)]
+        sync: bool,
+        #[arg(long)]
+        threads: usize,
+        #[arg(long)]
+        keys: usize,
+    },
 }
 
 #[derive(Args)]
@@ -118,6 +174,17 @@ struct RunArgs {
     /// Write every operation as CSV to FILE (property trace).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Checking mode (property check=true): writes carry unique values, the trace records
+    /// what each read saw, and the run ends with the history checker (exit 1 on a violation).
+    #[arg(long)]
+    check: bool,
+    /// Faults injected during the run (property nemesis): comma-separated partition,
+    /// isolate-leader, leader-transfer, pause, kill, latency, or all.
+    #[arg(long, value_name = "KINDS")]
+    nemesis: Option<String>,
+    /// Time between faults (property nemesis.interval), e.g. --nemesis-interval 2s.
+    #[arg(long, value_name = "SECS")]
+    nemesis_interval: Option<String>,
 }
 
 #[derive(Args)]
@@ -153,6 +220,9 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         ("warmup", args.warmup.clone()),
         ("status.interval", args.status.clone()),
         ("trace", args.trace.as_ref().map(|t| t.display().to_string())),
+        ("check", args.check.then(|| "true".to_string())),
+        ("nemesis", args.nemesis.clone()),
+        ("nemesis.interval", args.nemesis_interval.clone()),
     ];
     pairs.extend(flags.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))));
     let mut props = Properties::load(&args.files, &pairs)?;
@@ -170,6 +240,8 @@ enum Done {
     Report(PathBuf, PathBuf),
     Plots(Vec<PathBuf>),
     Compared { regressions: bool },
+    Checked { ok: bool },
+    Crashed { ok: bool },
 }
 
 fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
@@ -215,6 +287,42 @@ fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
             let regressions = comparison.regressions().next().is_some();
             Ok(Done::Compared { regressions })
         }
+        Command::Check { trace, max_states } => {
+            let options = kvlab_harness::check::CheckOptions {
+                max_states_per_key: max_states,
+                ..Default::default()
+            };
+            let report = kvlab_harness::check::check_trace(&trace, &options)?;
+            println!("{report}");
+            Ok(Done::Checked { ok: report.is_ok() })
+        }
+        Command::CrashTest { dir, cycles, seed, sync, threads, max_delay } => {
+            let max_delay = kvlab_harness::settings::parse_duration(&max_delay)
+                .filter(|d| *d >= std::time::Duration::from_millis(100))
+                .ok_or_else(|| {
+                    Error::setting("--max-delay", &max_delay, "a duration of at least 100ms")
+                })?;
+            if threads == 0 || cycles == 0 {
+                return Err(Error::setting("--threads/--cycles", 0, "at least 1"));
+            }
+            let options = kvlab_harness::crash::CrashOptions {
+                dir,
+                cycles,
+                seed,
+                sync,
+                threads,
+                keys_per_thread: 4,
+                min_delay: std::time::Duration::from_millis(50),
+                max_delay,
+            };
+            let report = kvlab_harness::crash::run(&options)?;
+            println!("{report}");
+            Ok(Done::Crashed { ok: report.lost == 0 })
+        }
+        Command::CrashChild { dir, cycle, sync, threads, keys } => {
+            kvlab_harness::crash::child(&dir, cycle, sync, threads, keys.max(1))?;
+            Ok(Done::Crashed { ok: true })
+        }
     }
 }
 
@@ -254,12 +362,21 @@ fn main() -> ExitCode {
                         return ExitCode::from(1);
                     }
                 }
+                Done::Checked { ok } | Done::Crashed { ok } => {
+                    if !ok {
+                        return ExitCode::from(1);
+                    }
+                }
             }
             if stop.is_stopped() {
                 ExitCode::from(130)
             } else {
                 ExitCode::SUCCESS
             }
+        }
+        Err(err @ Error::CheckFailed { .. }) => {
+            eprintln!("error: {err}");
+            ExitCode::from(1)
         }
         Err(err) => {
             eprintln!("error: {err}");

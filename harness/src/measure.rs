@@ -467,7 +467,7 @@ mod tests {
     use super::*;
 
     fn ok() -> Result<Served, OpError> {
-        Ok(Served { node: Some(2), staleness: None })
+        Ok(Served { node: Some(2), ..Served::default() })
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub struct ResultsWriter {
     nodes: csv::Writer<File>,
     errors: csv::Writer<File>,
     staleness: csv::Writer<File>,
+    events: csv::Writer<File>,
     ycsb: BufWriter<File>,
     meta: serde_json::Value,
     runs: Vec<serde_json::Value>,
@@ -166,36 +167,45 @@ impl ResultsWriter {
         let ycsb_path = dir.join("ycsb.txt");
         let ycsb = File::create(&ycsb_path)
             .map_err(|e| Error::io("cannot create results file", &ycsb_path, e))?;
-        let writer = ResultsWriter {
-            dir: dir.to_path_buf(),
-            axis_names: axis_names.to_vec(),
-            summary: csv_writer(dir, "summary.csv", &prefix(&SUMMARY_COLUMNS))?,
-            timeseries: csv_writer(
-                dir,
-                "timeseries.csv",
-                &prefix(&[
-                    "phase",
-                    "second",
-                    "op",
-                    "count",
-                    "errors",
-                    "throughput_ops",
-                    "p50_us",
-                    "p99_us",
-                    "max_us",
-                ]),
-            )?,
-            nodes: csv_writer(dir, "nodes.csv", &prefix(&node_cols))?,
-            errors: csv_writer(dir, "errors.csv", &prefix(&["phase", "op", "error", "count"]))?,
-            staleness: csv_writer(
-                dir,
-                "staleness.csv",
-                &prefix(&["metric", "count", "mean", "p50", "p90", "p99", "p999", "max"]),
-            )?,
-            ycsb: BufWriter::new(ycsb),
-            meta,
-            runs: Vec::new(),
-        };
+        let mut writer =
+            ResultsWriter {
+                dir: dir.to_path_buf(),
+                axis_names: axis_names.to_vec(),
+                summary: csv_writer(dir, "summary.csv", &prefix(&SUMMARY_COLUMNS))?,
+                timeseries: csv_writer(
+                    dir,
+                    "timeseries.csv",
+                    &prefix(&[
+                        "phase",
+                        "second",
+                        "op",
+                        "count",
+                        "errors",
+                        "throughput_ops",
+                        "p50_us",
+                        "p99_us",
+                        "max_us",
+                    ]),
+                )?,
+                nodes: csv_writer(dir, "nodes.csv", &prefix(&node_cols))?,
+                errors: csv_writer(dir, "errors.csv", &prefix(&["phase", "op", "error", "count"]))?,
+                staleness: csv_writer(
+                    dir,
+                    "staleness.csv",
+                    &prefix(&["metric", "count", "mean", "p50", "p90", "p99", "p999", "max"]),
+                )?,
+                events: csv::Writer::from_writer(File::create(dir.join("events.csv")).map_err(
+                    |e| Error::io("cannot create results file", dir.join("events.csv"), e),
+                )?),
+                ycsb: BufWriter::new(ycsb),
+                meta,
+                runs: Vec::new(),
+            };
+        let events_path = dir.join("events.csv");
+        writer
+            .events
+            .write_record(prefix(&["phase", "second", "kind", "detail"]))
+            .map_err(|e| results_error(&events_path, e))?;
         writer.write_json(false, false)?;
         Ok(writer)
     }
@@ -307,6 +317,17 @@ impl ResultsWriter {
                 f(r.max_us),
             ]);
             self.timeseries.write_record(&row).map_err(|e| results_error(&series_path, e))?;
+        }
+        let events_path = self.dir.join("events.csv");
+        for event in &phase.events {
+            let mut row = key.to_vec();
+            row.extend([
+                phase.phase.as_str().to_string(),
+                f(event.at.as_secs_f64()),
+                event.kind.clone(),
+                event.detail.clone(),
+            ]);
+            self.events.write_record(&row).map_err(|e| results_error(&events_path, e))?;
         }
         let staleness_path = self.dir.join("staleness.csv");
         for (metric, hist) in
@@ -442,6 +463,7 @@ impl ResultsWriter {
             ("nodes.csv", &mut self.nodes),
             ("errors.csv", &mut self.errors),
             ("staleness.csv", &mut self.staleness),
+            ("events.csv", &mut self.events),
         ] {
             writer
                 .flush()

@@ -5,6 +5,10 @@
 //! and from the intended start, correcting coordinated omission as wrk2 and YCSB's `intended`
 //! mode do), and records into its own [`ThreadRecorder`]. The calling thread collects reports,
 //! prints status, and stops the phase on its deadline, its operation count or Ctrl-C.
+//!
+//! In the run phase a nemesis thread injects faults when one is configured, and in checking
+//! mode every written value is replaced by a unique tag (run nonce, thread, sequence number)
+//! so that each value a read returns names the write that produced it.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -15,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use kvlab_workloads::{CoreWorkload, OpKind, Operation};
 
-use crate::binding::{Binding, NodeRow};
+use crate::binding::{Binding, NodeRow, Served};
 use crate::error::{Error, Result};
 use crate::measure::{Collector, ThreadRecorder, INTERVAL};
 use crate::progress::Progress;
@@ -60,6 +64,8 @@ pub struct PhaseOutcome {
     pub issued: u64,
     /// The store's per-node counters over the measured part of the phase (warm-up excluded).
     pub nodes: Vec<NodeRow>,
+    /// Faults injected and healed by the nemesis.
+    pub events: Vec<crate::nemesis::Event>,
 }
 
 /// A shared stop signal (Ctrl-C, or a test).
@@ -112,6 +118,16 @@ pub fn run_phase(
     if phase == Phase::Run {
         workload.start_clock();
     }
+    let check = settings.check && phase == Phase::Run;
+    let nonce = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() ^ d.as_secs() as u32) as u64
+        & 0xffff;
+    let nemesis = match (phase, &settings.nemesis, binding.cluster()) {
+        (Phase::Run, Some(spec), Some(cluster)) => Some((spec, cluster)),
+        _ => None,
+    };
+    let clients_done = AtomicBool::new(false);
     let (tx, rx) = Collector::channel();
     let mut collector = Collector::new(threads, warmup);
     let issued = AtomicU64::new(0);
@@ -122,7 +138,12 @@ pub fn run_phase(
     // Store counters are cumulative: remember them where the measured part begins.
     let mut baseline = warmup.is_zero().then(|| binding.nodes());
 
+    let mut events = Vec::new();
     let ends = std::thread::scope(|scope| -> Result<Vec<Instant>> {
+        let clients_done = &clients_done;
+        let nemesis_handle = nemesis.map(|(spec, cluster)| {
+            scope.spawn(move || crate::nemesis::run(spec, cluster, start, clients_done))
+        });
         let mut handles = Vec::new();
         for (thread, mut client) in clients.into_iter().enumerate() {
             let tx = tx.clone();
@@ -130,7 +151,7 @@ pub fn run_phase(
             let trace = trace.as_ref().map(|p| part_path(p, thread));
             handles.push(scope.spawn(move || -> Result<Instant> {
                 let mut sink = match &trace {
-                    Some(path) => Some(TraceSink::create(path)?),
+                    Some(path) => Some(TraceSink::create(path, check)?),
                     None => None,
                 };
                 let mut recorder = ThreadRecorder::new(thread, start, pace.is_some(), tx);
@@ -164,6 +185,10 @@ pub fn run_phase(
                     };
                     if !more {
                         break;
+                    }
+                    if check && op.kind.writes_value() {
+                        let tag = nonce << 48 | (thread as u64 & 0xffff) << 32 | (n & 0xffff_ffff);
+                        crate::binding::check_value(tag, &mut op.value);
                     }
                     let t0 = Instant::now();
                     let result = client.execute(&op);
@@ -205,6 +230,10 @@ pub fn run_phase(
                 baseline = Some(binding.nodes());
             }
         }
+        clients_done.store(true, Ordering::Release);
+        if let Some(h) = nemesis_handle {
+            events = h.join().unwrap_or_default();
+        }
         handles
             .into_iter()
             .map(|h| {
@@ -240,6 +269,7 @@ pub fn run_phase(
         completed: !stop.is_stopped(),
         issued: issued.into_inner(),
         nodes,
+        events,
     })
 }
 
@@ -270,8 +300,11 @@ fn wait_until(at: Instant, deadline: Option<Instant>, stop: &StopFlag) -> bool {
     }
 }
 
-/// The trace's header.
-pub const TRACE_HEADER: &str = "thread,op,key,start_ns,latency_ns,intended_latency_ns,status,node";
+/// The trace's header. `served_as` is the read policy that served a read; `value` (checking mode)
+/// is the tag written or read, in hex, or `nil` for a read that found nothing; `index_lag` and
+/// `age_ms` are a stale read's reported staleness.
+pub const TRACE_HEADER: &str = "thread,op,key,start_ns,latency_ns,intended_latency_ns,status,\
+                                node,served_as,value,index_lag,age_ms";
 
 fn part_path(path: &Path, thread: usize) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -283,13 +316,15 @@ fn part_path(path: &Path, thread: usize) -> PathBuf {
 struct TraceSink {
     path: PathBuf,
     out: BufWriter<File>,
+    check: bool,
 }
 
 impl TraceSink {
-    fn create(path: &Path) -> Result<Self> {
+    fn create(path: &Path, check: bool) -> Result<Self> {
         let file =
             File::create(path).map_err(|e| Error::io("cannot create trace file", path, e))?;
-        Ok(TraceSink { path: path.to_path_buf(), out: BufWriter::with_capacity(1 << 16, file) })
+        let out = BufWriter::with_capacity(1 << 16, file);
+        Ok(TraceSink { path: path.to_path_buf(), out, check })
     }
 
     fn write(
@@ -314,10 +349,23 @@ impl TraceSink {
             Ok(served) => ("ok", served.node.map(|n| n.to_string()).unwrap_or_default()),
             Err(err) => (err.kind, String::new()),
         };
+        let served = result.as_ref().ok();
+        let served_as = served.and_then(|s| s.served_as).unwrap_or("");
+        let value = match (result, op.kind) {
+            _ if !self.check => String::new(),
+            (Ok(Served { observed: Some(tag), .. }), _) => format!("{tag:x}"),
+            (Err(e), OpKind::Read) if e.kind == "not_found" => "nil".to_string(),
+            _ if op.kind.writes_value() => format!("{:x}", crate::binding::value_tag(&op.value)),
+            _ => String::new(),
+        };
+        let (lag, age) = match served.and_then(|s| s.staleness) {
+            Some(st) => (st.index_lag.to_string(), st.age_ms.to_string()),
+            None => (String::new(), String::new()),
+        };
         let intended = intended.map(|d| d.as_nanos().to_string()).unwrap_or_default();
         writeln!(
             self.out,
-            "{thread},{},{key},{},{},{intended},{status},{node}",
+            "{thread},{},{key},{},{},{intended},{status},{node},{served_as},{value},{lag},{age}",
             op.kind.name(),
             start.as_nanos(),
             latency.as_nanos()

@@ -13,6 +13,9 @@
 //! | `name` | | workload file name | results go to `results/<name>/<timestamp>/` |
 //! | `trace` | `--trace` | unset | CSV of every operation |
 //! | `timeout` | | 5s | per-operation timeout of the store client |
+//! | `check` | `--check` | false | checking mode: unique written values, a trace, the history checker |
+//! | `nemesis` | `--nemesis` | none | faults during the run (see [`crate::nemesis`]) |
+//! | `nemesis.interval` | `--nemesis-interval` | 2s | time between faults |
 //!
 //! Binding properties: `null.*`, `engine.*`, `rocksdb.*` and `store.*` (see README.md).
 
@@ -25,7 +28,7 @@ use kvlab_workloads::Properties;
 use crate::error::{Error, Result};
 
 /// Property names the harness itself reads.
-pub const HARNESS_PROPERTIES: [&str; 11] = [
+pub const HARNESS_PROPERTIES: [&str; 13] = [
     "db",
     "threadcount",
     "target",
@@ -37,6 +40,8 @@ pub const HARNESS_PROPERTIES: [&str; 11] = [
     "name",
     "trace",
     "timeout",
+    "check",
+    "nemesis",
 ];
 
 /// Prefixes of binding properties.
@@ -72,6 +77,11 @@ pub struct Settings {
     pub trace: Option<PathBuf>,
     /// Per-operation timeout for store clients.
     pub timeout: Duration,
+    /// Checking mode: writes carry unique values, reads report what they saw, and the run's
+    /// trace is checked for linearizability.
+    pub check: bool,
+    /// Faults to inject during the run phase.
+    pub nemesis: Option<crate::nemesis::NemesisSpec>,
 }
 
 impl Settings {
@@ -117,6 +127,21 @@ impl Settings {
             return Err(invalid(&props, "name", "a non-empty name without slashes"));
         }
         let trace = props.get("trace").filter(|t| !t.is_empty()).map(PathBuf::from);
+        let check = match props.get_str_or("check", "false") {
+            "true" => true,
+            "false" => false,
+            _ => return Err(invalid(&props, "check", "true or false")),
+        };
+        let seed = props.get_u64_or("seed", 0)?;
+        let nemesis = crate::nemesis::NemesisSpec::from_properties(&props, seed)?;
+        if (check || nemesis.is_some()) && db != "store" {
+            let key = if check { "check" } else { "nemesis" };
+            return Err(invalid(
+                &props,
+                key,
+                "db=store (checking and faults need the replicated store)",
+            ));
+        }
         Ok(Settings {
             db,
             threads: threads as usize,
@@ -128,6 +153,8 @@ impl Settings {
             name,
             trace,
             timeout,
+            check,
+            nemesis,
             props,
         })
     }

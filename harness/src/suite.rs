@@ -346,4 +346,52 @@ engine = "memory"
         assert!((ci - 4.303 * 2.0 / 3f64.sqrt()).abs() < 1e-9);
         assert!(mean_ci95(&[5.0]).1.is_nan());
     }
+
+    /// Fuzzing cases (issue 7): `KVLAB_FUZZ_CASES` raises it for long runs.
+    fn fuzz_cases() -> u32 {
+        std::env::var("KVLAB_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+    }
+
+    /// TOML-shaped text built from the suite grammar's pieces, plus junk.
+    fn suite_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let line = prop_oneof![
+            Just("question = \"q\"".to_string()),
+            (0i64..2000).prop_map(|n| format!("repetitions = {n}")),
+            Just("workloads = [\"wa\", \"missing\"]".to_string()),
+            Just("[properties]".to_string()),
+            Just("[matrix]".to_string()),
+            Just("[[matrix]]".to_string()),
+            Just("recordcount = 5".to_string()),
+            Just("db = [\"null\", \"store\"]".to_string()),
+            Just("workload = [\"wa\", \"./wb\"]".to_string()),
+            Just("\"store.read_policy\" = []".to_string()),
+            Just("x = { a = 1 }".to_string()),
+            Just("seed = [1, 2.5, true]".to_string()),
+            "[ -~]{0,30}",
+        ];
+        proptest::collection::vec(line, 0..10).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(fuzz_cases()))]
+
+        // Any suite text gives a suite or one error naming the file; never a panic.
+        #[test]
+        fn arbitrary_suites_never_panic(text in suite_text()) {
+            match suite(&text) {
+                Ok(s) => {
+                    for c in &s.configs {
+                        let _ = c.properties(&[]);
+                    }
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().contains("s.toml"), "{}", e),
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = suite(&String::from_utf8_lossy(&bytes));
+        }
+    }
 }

@@ -11,6 +11,12 @@
 //! per-attempt timeouts move to the next replica after an exponential backoff (1 ms doubling
 //! to 50 ms). Each attempt has its own deadline (at most two election timeouts), so one dead
 //! node cannot eat the whole budget. Every answer names the node that served it.
+//!
+//! Writes are retried only after errors that prove the attempt changed nothing (`NotLeader`:
+//! the node refused before proposing; `Unavailable`: it never got the request). After an
+//! attempt that timed out or was proposed by a leader that then stepped down, the write's
+//! outcome is unknown and the client returns [`Error::Indeterminate`] instead of retrying: a
+//! retried put could be applied twice, the second time after a later write to the same key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -313,6 +319,7 @@ impl Client {
         loop {
             let now = Instant::now();
             if now >= deadline {
+                // Every attempt so far failed definitely: nothing was written.
                 return Err(Error::Timeout(format!("write in region {}", region.id)));
             }
             let node = self.leader_guess(region);
@@ -336,6 +343,13 @@ impl Client {
                     self.leaders.insert(region.id, node);
                     return Ok(WriteResult { node });
                 }
+                Err(Error::Timeout(e)) => {
+                    return Err(Error::Indeterminate(format!(
+                        "write in region {} to node {node}: {e}",
+                        region.id
+                    )))
+                }
+                Err(e @ Error::Indeterminate(_)) => return Err(e),
                 Err(e) => self.on_error(region, e, &mut backoff, deadline)?,
             }
         }

@@ -292,6 +292,17 @@ impl Cluster {
         self.inner.transport.heal();
     }
 
+    /// Adds `extra` one-way delay to every message between nodes (a latency spike);
+    /// `Duration::ZERO` ends it.
+    pub fn set_extra_latency(&self, extra: Duration) {
+        self.inner.transport.set_extra_latency(extra);
+    }
+
+    /// The nodes currently running, in id order.
+    pub fn running_nodes(&self) -> Vec<NodeId> {
+        self.inner.nodes.lock().keys().copied().collect()
+    }
+
     /// Freezes a node's threads (messages queue up).
     ///
     /// # Errors

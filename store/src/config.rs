@@ -25,6 +25,7 @@
 //! | `store.log_gc_threshold` | applied entries kept before log compaction | 1024 |
 //! | `store.balance_leaders` | transfer leaders to balance them at start | true |
 //! | `store.commit_delay_us` | group-commit delay after a proposal arrives | 0 |
+//! | `store.failpoints` | **testing only**: comma-separated deliberate bugs, see [`Failpoints`] | none |
 //! | `engine` | `memory` or `rocksdb` | `memory` |
 //! | `rocksdb.*` | RocksDB options, see [`crate::RocksOptions`] | – |
 
@@ -226,6 +227,61 @@ pub struct ClusterConfig {
     /// Group-commit delay: after a proposal arrives, the Raft thread keeps collecting messages
     /// this long before its Ready round (PostgreSQL's `commit_delay`); 0 = none.
     pub commit_delay: Duration,
+    /// Deliberate bugs, for showing that the checker catches them. Never set in benchmarks.
+    pub failpoints: Failpoints,
+}
+
+/// Deliberate read-path bugs (`store.failpoints`), switched on only to prove that kvlab's
+/// history checker catches them. Each breaks a guarantee the store otherwise keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Failpoints {
+    /// `follower-read-skips-apply-wait`: a follower serves follower and mixed reads from what it
+    /// has applied, without waiting until it has applied the leader's read index (nor asking
+    /// for one) — the follower-read bug class that TiKV's read-index wait exists to prevent.
+    pub follower_read_skips_apply_wait: bool,
+    /// `lease-never-expires`: a lease once granted is trusted forever — neither its expiry nor
+    /// stepping down ends it — so a deposed leader keeps answering lease reads from old data.
+    pub lease_never_expires: bool,
+    /// `stale-age-zero`: stale reads claim to be perfectly fresh.
+    pub stale_age_zero: bool,
+}
+
+impl Failpoints {
+    /// The accepted names.
+    pub const NAMES: [&'static str; 3] =
+        ["follower-read-skips-apply-wait", "lease-never-expires", "stale-age-zero"];
+
+    /// Whether any failpoint is on.
+    pub fn any(&self) -> bool {
+        self.follower_read_skips_apply_wait || self.lease_never_expires || self.stale_age_zero
+    }
+}
+
+impl FromStr for Failpoints {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let mut f = Failpoints::default();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "follower-read-skips-apply-wait" => f.follower_read_skips_apply_wait = true,
+                "lease-never-expires" => f.lease_never_expires = true,
+                "stale-age-zero" => f.stale_age_zero = true,
+                "none" => {}
+                _ => {
+                    return Err(invalid(
+                        "store.failpoints",
+                        name,
+                        &format!(
+                            "none or a comma-separated list of: {}",
+                            Failpoints::NAMES.join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(f)
+    }
 }
 
 impl Default for ClusterConfig {
@@ -252,6 +308,7 @@ impl Default for ClusterConfig {
             log_gc_threshold: 1024,
             balance_leaders: true,
             commit_delay: Duration::ZERO,
+            failpoints: Failpoints::default(),
         }
     }
 }
@@ -278,6 +335,7 @@ impl ClusterConfig {
                 "store.cross_latency_us" => c.latency.cross = micros(name, v)?,
                 "store.jitter_us" => c.latency.jitter = micros(name, v)?,
                 "store.commit_delay_us" => c.commit_delay = micros(name, v)?,
+                "store.failpoints" => c.failpoints = v.parse()?,
                 "store.seed" => c.seed = parse_num::<u64>(name, v, 0)?,
                 "store.read_policy" => c.read_policy = v.parse()?,
                 "store.replica" => c.replica_choice = v.parse()?,
@@ -319,7 +377,7 @@ impl ClusterConfig {
                         "a known option: store.{nodes,regions,replicas,split_keys,zones,local_latency_us,\
                          cross_latency_us,latency.A-B,jitter_us,commit_delay_us,seed,read_policy,replica,max_staleness_ms,\
                          read_pool_threads,raft_log,dir,tick_ms,election_ticks,heartbeat_ticks,\
-                         log_gc_threshold,balance_leaders}, engine, rocksdb.*",
+                         log_gc_threshold,balance_leaders,failpoints}, engine, rocksdb.*",
                     ))
                 }
             }

@@ -35,9 +35,15 @@ pub enum Error {
     /// The node or region cannot serve the request now (node stopped, no replica reachable).
     #[error("unavailable: {0}")]
     Unavailable(String),
-    /// The request did not complete within its deadline.
+    /// The request did not complete within its deadline. For a write this leaves its outcome
+    /// unknown; the client reports such writes as [`Error::Indeterminate`].
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A write whose outcome is unknown: it may or may not have been applied (its proposal was
+    /// in a leader's log when the leader stepped down or stopped, or no answer came in time).
+    /// The client never retries such a write, so it cannot be applied twice.
+    #[error("outcome unknown: {0}")]
+    Indeterminate(String),
     /// The Raft library reported an error.
     #[error("raft error: {0}")]
     Raft(String),

@@ -244,4 +244,59 @@ mod tests {
         let pairs = vec![(b"a".to_vec(), b"1".to_vec())];
         assert_eq!(decode_pairs(&encode_pairs(&pairs)).unwrap(), pairs);
     }
+
+    // Fuzzing of everything decoded from the log, snapshots and apply state (issue 7): any
+    // bytes give a value or a `Corruption` error, never a panic; valid encodings round-trip
+    // and every truncation of one is rejected or decodes to a prefix.
+    /// Fuzzing cases: `KVLAB_FUZZ_CASES` raises it for long runs.
+    fn fuzz_cases() -> u32 {
+        std::env::var("KVLAB_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(fuzz_cases()))]
+
+        #[test]
+        fn decoders_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let mut out = WriteBatch::new();
+            let _ = decode_command_into(&bytes, &mut out);
+            let _ = decode_pairs(&bytes);
+            let _ = decode_index_term(&bytes);
+        }
+
+        #[test]
+        fn encodings_round_trip_and_truncations_are_caught(
+            ops in proptest::collection::vec(
+                (proptest::prelude::any::<bool>(),
+                 proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20),
+                 proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)),
+                0..12),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let mut batch = WriteBatch::new();
+            for (put, k, v) in &ops {
+                if *put { batch.put(k.clone(), v.clone()); } else { batch.delete(k.clone()); }
+            }
+            let bytes = encode_command(&batch);
+            let mut out = WriteBatch::new();
+            decode_command_into(&bytes, &mut out).unwrap();
+            proptest::prop_assert_eq!(out.len(), batch.len());
+            if !bytes.is_empty() {
+                let at = cut.index(bytes.len());
+                let mut partial = WriteBatch::new();
+                if decode_command_into(&bytes[..at], &mut partial).is_ok() {
+                    proptest::prop_assert!(partial.len() <= batch.len());
+                }
+            }
+            let pairs: Vec<(Vec<u8>, Vec<u8>)> = ops.into_iter().map(|(_, k, v)| (k, v)).collect();
+            let encoded = encode_pairs(&pairs);
+            proptest::prop_assert_eq!(decode_pairs(&encoded).unwrap(), pairs.clone());
+            if !encoded.is_empty() && !pairs.is_empty() {
+                let at = cut.index(encoded.len());
+                if let Ok(prefix) = decode_pairs(&encoded[..at]) {
+                    proptest::prop_assert!(prefix.len() <= pairs.len());
+                }
+            }
+        }
+    }
 }

@@ -19,7 +19,7 @@ mod transport;
 pub use client::{BatchGetResult, Client, ReadResult, ScanResult, WriteResult};
 pub use cluster::Cluster;
 pub use config::{
-    ClientConfig, ClusterConfig, LatencyModel, RaftLogStore, ReadPolicy, ReplicaChoice,
+    ClientConfig, ClusterConfig, Failpoints, LatencyModel, RaftLogStore, ReadPolicy, ReplicaChoice,
 };
 pub use engine::{
     open_engine, prefix_successor, Engine, EngineKind, EngineSnapshot, KeyRange, KvPair,

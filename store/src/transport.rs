@@ -20,7 +20,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::LatencyModel;
 use crate::error::{Error, Result};
 use crate::node::{NodeMsg, PoolHandle, ReadTask};
-use crate::topology::{NodeId, RegionId, ZoneId};
+use crate::topology::{Index, NodeId, RegionId, ZoneId};
 
 /// A Raft message addressed to one region peer on another node.
 #[derive(Debug)]
@@ -49,6 +49,9 @@ pub struct RaftEnvelope {
     pub msg: Message,
     /// When the sender handed it to the transport (used for stale-read ages).
     pub sent_at: Instant,
+    /// The sender's commit index when it is the leader and has committed an entry of its own
+    /// term (a follower that applied it is as fresh as the leader was at `sent_at`).
+    pub leader_commit: Option<Index>,
 }
 
 /// Sends Raft messages between nodes. Delivery is best effort: messages may be delayed,
@@ -111,6 +114,7 @@ pub struct ChannelTransport {
     timer: Mutex<Option<(Sender<Delayed>, JoinHandle<()>)>>,
     seq: Mutex<u64>,
     stopped: Arc<AtomicBool>,
+    extra_ns: AtomicU64,
 }
 
 impl std::fmt::Debug for ChannelTransport {
@@ -123,9 +127,9 @@ impl ChannelTransport {
     /// A transport for nodes `1..=zones.len()`, node `i` in zone `zones[i-1]`.
     pub fn new(zones: Vec<ZoneId>, latency: LatencyModel, seed: u64) -> Arc<Self> {
         let stopped = Arc::new(AtomicBool::new(false));
-        let timer = if latency.is_zero() {
-            None
-        } else {
+        // The timer thread also serves latency spikes, so it exists even with zero latency
+        // (it sleeps on an empty heap).
+        let timer = {
             let (tx, rx) = crossbeam_channel::unbounded();
             let stop = stopped.clone();
             let handle = std::thread::Builder::new()
@@ -143,6 +147,7 @@ impl ChannelTransport {
             timer: Mutex::new(timer),
             seq: Mutex::new(0),
             stopped,
+            extra_ns: AtomicU64::new(0),
         })
     }
 
@@ -190,6 +195,12 @@ impl ChannelTransport {
     /// Restores every dropped link.
     pub fn heal(&self) {
         self.dropped.write().clear();
+    }
+
+    /// Adds `extra` to the one-way delay of every message between nodes (a latency spike);
+    /// `Duration::ZERO` ends it.
+    pub fn set_extra_latency(&self, extra: Duration) {
+        self.extra_ns.store(extra.as_nanos() as u64, Ordering::Release);
     }
 
     fn link_up(&self, from: NodeId, to: NodeId) -> bool {
@@ -264,7 +275,8 @@ impl ChannelTransport {
         if !self.link_up(env.from, env.to) {
             return;
         }
-        let delay = self.latency(self.zone_of(env.from), self.zone_of(env.to));
+        let delay = self.latency(self.zone_of(env.from), self.zone_of(env.to))
+            + Duration::from_nanos(self.extra_ns.load(Ordering::Acquire));
         let this = self.clone();
         self.schedule(
             delay,

@@ -89,3 +89,62 @@ proptest! {
         prop_assert_eq!(props.source("recordcount"), Source::Override);
     }
 }
+
+/// Fuzzing cases per property (issue 7): `KVLAB_FUZZ_CASES` raises it for long runs.
+fn fuzz_cases() -> u32 {
+    std::env::var("KVLAB_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+}
+
+/// Values a workload property may be given: numbers in and out of range, words, junk.
+fn any_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u64..200_000).prop_map(|n| n.to_string()),
+        (-5i64..5).prop_map(|n| n.to_string()),
+        (-2.0f64..3.0).prop_map(|x| format!("{x}")),
+        Just(String::new()),
+        Just("NaN".to_string()),
+        Just("inf".to_string()),
+        Just("99999999999999999999999".to_string()),
+        "[a-z,._-]{0,12}",
+        Just("zipfian".to_string()),
+        Just("hotspot".to_string()),
+        Just("latest".to_string()),
+        Just("true".to_string()),
+        Just("hashed".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
+
+    // Any text, valid UTF-8 or not, parses or fails with an error; never a panic.
+    #[test]
+    fn arbitrary_text_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = Properties::from_text(&text, "fuzz");
+        let _ = kvlab_workloads::parse_override(&text);
+    }
+
+    // Any mix of workload properties with odd values builds a workload or gives an error
+    // naming a property; never a panic. Workloads that build produce operations.
+    #[test]
+    fn arbitrary_workload_properties_never_panic(
+        pairs in proptest::collection::vec(
+            (proptest::sample::select(kvlab_workloads::WORKLOAD_PROPERTIES), any_value()), 0..12),
+    ) {
+        let mut props = Properties::from_text("recordcount=100\noperationcount=100\n", "base").unwrap();
+        for (k, v) in &pairs {
+            props.set_override(*k, v.clone());
+        }
+        match kvlab_workloads::CoreWorkload::new(&props) {
+            Ok(workload) => {
+                let mut stream = workload.run_stream(0, 1);
+                let mut op = kvlab_workloads::Operation::new();
+                for _ in 0..20 {
+                    stream.next_op(&mut op);
+                }
+            }
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
+}

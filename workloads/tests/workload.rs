@@ -181,7 +181,7 @@ fn batch_reads_carry_their_keys() -> Result<()> {
 
 /// The crate's directory.
 fn files() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(manifest_dir())
 }
 
 #[test]
@@ -285,4 +285,11 @@ fn readme_documents_every_property() {
     for key in kvlab_workloads::WORKLOAD_PROPERTIES {
         assert!(readme.contains(&format!("| `{key}` |")), "README.md lacks a row for `{key}`");
     }
+}
+
+/// The package directory of this checkout: cargo sets `CARGO_MANIFEST_DIR` when it runs tests and
+/// benches, which stays right when a shared target directory holds a binary built from another
+/// checkout; the compile-time value is the fallback.
+fn manifest_dir() -> std::ffi::OsString {
+    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }

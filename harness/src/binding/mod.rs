@@ -33,6 +33,36 @@ pub struct Served {
     pub node: Option<u64>,
     /// For stale reads: how far behind the leader the replica was.
     pub staleness: Option<Staleness>,
+    /// The read policy that served a read (a stale read may fall back to `follower`).
+    pub served_as: Option<&'static str>,
+    /// In checking mode: the tag of the value a read returned ([`value_tag`]).
+    pub observed: Option<u64>,
+}
+
+/// The prefix of the values written in checking mode.
+pub const CHECK_PREFIX: &[u8] = b"kvlab-check:";
+
+/// The value written in checking mode for `tag`: the prefix and the tag in hex.
+pub fn check_value(tag: u64, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    out.clear();
+    out.extend_from_slice(CHECK_PREFIX);
+    let _ = write!(out, "{tag:x}");
+}
+
+/// The tag of a value read in checking mode: the written tag for checking-mode values, an FNV-1a
+/// hash for any other value (records loaded before the checked run).
+pub fn value_tag(value: &[u8]) -> u64 {
+    if let Some(hex) = value.strip_prefix(CHECK_PREFIX) {
+        if let Some(tag) =
+            std::str::from_utf8(hex).ok().and_then(|h| u64::from_str_radix(h, 16).ok())
+        {
+            return tag;
+        }
+    }
+    value
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// The staleness a stale read reported.
@@ -132,6 +162,10 @@ pub trait Binding: Send + Sync {
     /// Engine statistics (name → value).
     fn engine_stats(&self) -> Vec<(String, u64)> {
         Vec::new()
+    }
+    /// The replicated store, for the nemesis (only the `store` binding has one).
+    fn cluster(&self) -> Option<&kvlab_store::Cluster> {
+        None
     }
 }
 

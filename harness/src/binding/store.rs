@@ -10,7 +10,7 @@ use std::time::Duration;
 use kvlab_store::{Client, Cluster, ClusterConfig, Error as StoreError};
 use kvlab_workloads::{OpKind, Operation};
 
-use super::{Binding, DbClient, NodeRow, OpError, Served, Staleness};
+use super::{value_tag, Binding, DbClient, NodeRow, OpError, Served, Staleness};
 use crate::error::Result;
 use crate::settings::Settings;
 
@@ -23,6 +23,7 @@ pub struct StoreBinding {
     timeout: Duration,
     seed: u64,
     persistent: bool,
+    check: bool,
 }
 
 impl StoreBinding {
@@ -38,7 +39,13 @@ impl StoreBinding {
         let cluster = Cluster::start(config)?;
         cluster.wait_for_leaders(START_TIMEOUT)?;
         let seed = settings.props.get_u64_or("seed", 0)?;
-        Ok(StoreBinding { cluster: Some(cluster), timeout: settings.timeout, seed, persistent })
+        Ok(StoreBinding {
+            cluster: Some(cluster),
+            timeout: settings.timeout,
+            seed,
+            persistent,
+            check: settings.check,
+        })
     }
 
     /// The cluster configuration the settings describe.
@@ -85,7 +92,11 @@ impl Binding for StoreBinding {
         let seed = self.seed ^ (thread as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut config = cluster.default_client_config(zone, seed);
         config.timeout = self.timeout;
-        Ok(Box::new(StoreClient { client: cluster.client(config), keys: Vec::new() }))
+        Ok(Box::new(StoreClient {
+            client: cluster.client(config),
+            keys: Vec::new(),
+            check: self.check,
+        }))
     }
 
     fn needs_load(&self) -> bool {
@@ -94,6 +105,10 @@ impl Binding for StoreBinding {
         }
         let mut client = self.cluster().client(self.cluster().default_client_config(0, 0));
         client.scan(b"", 1).map_or(true, |r| r.pairs.is_empty())
+    }
+
+    fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
     }
 
     fn nodes(&self) -> Vec<NodeRow> {
@@ -123,11 +138,13 @@ impl Binding for StoreBinding {
 struct StoreClient {
     client: Client,
     keys: Vec<Vec<u8>>,
+    check: bool,
 }
 
 fn store_error(err: StoreError) -> OpError {
     let kind = match &err {
         StoreError::Timeout(_) => "timeout",
+        StoreError::Indeterminate(_) => "indeterminate",
         StoreError::Unavailable(_) => "unavailable",
         StoreError::NotLeader { .. } => "not_leader",
         StoreError::Engine(_) | StoreError::Corruption(_) => "engine",
@@ -137,7 +154,7 @@ fn store_error(err: StoreError) -> OpError {
 }
 
 fn served(node: kvlab_store::NodeId) -> Served {
-    Served { node: Some(node), staleness: None }
+    Served { node: Some(node), ..Served::default() }
 }
 
 impl DbClient for StoreClient {
@@ -150,7 +167,13 @@ impl DbClient for StoreClient {
                 }
                 let staleness =
                     r.staleness.map(|s| Staleness { index_lag: s.index_lag, age_ms: s.age_ms });
-                Ok(Served { node: Some(r.node), staleness })
+                let observed = if self.check { r.value.as_deref().map(value_tag) } else { None };
+                Ok(Served {
+                    node: Some(r.node),
+                    staleness,
+                    served_as: Some(r.served_as.as_str()),
+                    observed,
+                })
             }
             OpKind::Update | OpKind::Insert => {
                 Ok(served(self.client.put(&op.key, &op.value).map_err(store_error)?.node))
@@ -165,7 +188,7 @@ impl DbClient for StoreClient {
             OpKind::Delete => Ok(served(self.client.delete(&op.key).map_err(store_error)?.node)),
             OpKind::Scan => {
                 let r = self.client.scan(&op.key, op.scan_length).map_err(store_error)?;
-                Ok(Served { node: r.nodes.first().copied(), staleness: None })
+                Ok(Served { node: r.nodes.first().copied(), ..Served::default() })
             }
             OpKind::BatchRead => {
                 self.keys.clear();
@@ -174,7 +197,7 @@ impl DbClient for StoreClient {
                 if r.values.iter().any(Option::is_none) {
                     return Err(OpError::not_found());
                 }
-                Ok(Served { node: r.nodes.first().copied(), staleness: None })
+                Ok(Served { node: r.nodes.first().copied(), ..Served::default() })
             }
         }
     }

@@ -15,7 +15,7 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// The committed fixture.
 pub fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/suite-2x2")
+    Path::new(&manifest_dir()).join("tests/fixtures/suite-2x2")
 }
 
 /// A copy of the fixture in a fresh temporary directory (figures and reports are written into
@@ -328,4 +328,11 @@ pub fn single_run(dir: &Path) -> TestResult {
         }
     }
     Ok(())
+}
+
+/// The package directory of this checkout: cargo sets `CARGO_MANIFEST_DIR` when it runs tests and
+/// benches, which stays right when a shared target directory holds a binary built from another
+/// checkout; the compile-time value is the fallback.
+fn manifest_dir() -> std::ffi::OsString {
+    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }

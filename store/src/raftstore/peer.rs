@@ -22,9 +22,18 @@
 //! Leader-only reads (leader, lease fallback) at a non-leader are answered `NotLeader`.
 //!
 //! **Proposals** remember the (index, term) raft-rs assigned; applying an entry answers the
-//! proposal with the same index — success if the term matches, `NotLeader` otherwise. A leader
-//! that steps down answers its outstanding proposals `NotLeader` (the write may still commit;
-//! client writes are blind puts and deletes, so retrying them is harmless).
+//! proposal with the same index — success if the term matches, `NotLeader` otherwise (another
+//! entry took its place: it will never commit). A leader that steps down or stops answers its
+//! outstanding proposals `Indeterminate`: they are in its log and may still commit under the
+//! next leader, so the client must not retry them (a retried blind put applied twice could
+//! overwrite a later write and break linearizability).
+//!
+//! **Freshness for stale reads.** A leader that has committed an entry of its own term stamps its
+//! commit index on every message it sends ([`RaftEnvelope::leader_commit`]); a follower in the
+//! same term that has applied that index knows its data is as new as the leader's at the send
+//! time. The capped commit index raft-rs puts in heartbeats (at most the follower's matched
+//! index) is not used for this. A leader is fresh as of the start of its last completed
+//! ReadIndex round (a heartbeat quorum confirmed it), or now while its lease is valid.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -32,10 +41,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use raft::prelude::{Entry, EntryType, Message, MessageType, Ready};
+use raft::prelude::{Entry, EntryType, Message, Ready};
 use raft::{RawNode, ReadOnlyOption, StateRole};
 
-use crate::config::{ClusterConfig, ReadPolicy};
+use crate::config::{ClusterConfig, Failpoints, ReadPolicy};
 use crate::engine::WriteBatch;
 use crate::error::{Error, Result};
 use crate::keys;
@@ -94,6 +103,7 @@ pub struct Peer {
     lease_ns: u64,
     read_retry: Duration,
     gc_threshold: u64,
+    failpoints: Failpoints,
 }
 
 impl Peer {
@@ -125,10 +135,10 @@ impl Peer {
         };
         let raw =
             RawNode::new(&raft_cfg, storage, logger).map_err(|e| Error::Raft(e.to_string()))?;
-        let shared = Arc::new(PeerShared::new(region.id));
+        let shared = Arc::new(PeerShared::new(region.id, cfg.failpoints));
         shared.applied.store(applied.0, Ordering::Release);
         shared.applied_term.store(applied.1, Ordering::Release);
-        shared.safe_ns.store(clock.now_ns(), Ordering::Release);
+        // `safe_ns` stays 0: nothing is known about freshness until the leader is heard from.
         Ok(Self {
             region,
             raw,
@@ -148,6 +158,7 @@ impl Peer {
             lease_ns: cfg.lease_duration().as_nanos() as u64,
             read_retry: cfg.tick * (cfg.heartbeat_ticks as u32 * 4).max(4),
             gc_threshold: cfg.log_gc_threshold,
+            failpoints: cfg.failpoints,
         })
     }
 
@@ -187,23 +198,32 @@ impl Peer {
 
     /// Steps a message from another node.
     pub fn step(&mut self, env: RaftEnvelope, ctx: &PeerContext<'_>) {
-        let msg = env.msg;
-        if matches!(msg.get_msg_type(), MessageType::MsgAppend | MessageType::MsgHeartbeat) {
-            let sent = ctx.clock.ns(env.sent_at);
-            self.shared.leader_commit_seen.fetch_max(msg.commit, Ordering::AcqRel);
-            if self.shared.applied() >= msg.commit {
-                self.shared.safe_ns.fetch_max(sent, Ordering::AcqRel);
-            } else {
-                match self.fresh.back_mut() {
-                    Some(last) if last.0 == msg.commit => last.1 = last.1.max(sent),
-                    _ => self.fresh.push_back((msg.commit, sent)),
-                }
-                if self.fresh.len() > 4096 {
-                    self.fresh.pop_front();
-                }
+        let (term, from) = (env.msg.term, env.from);
+        let _ = self.raw.step(env.msg);
+        // Freshness (see the module docs): only from the current leader, in the current term.
+        if let Some(commit) = env.leader_commit {
+            if term == self.raw.raft.term && from == self.raw.raft.leader_id && !self.is_leader() {
+                self.shared.leader_commit_seen.fetch_max(commit, Ordering::AcqRel);
+                self.note_fresh(commit, ctx.clock.ns(env.sent_at));
             }
         }
-        let _ = self.raw.step(msg);
+    }
+
+    /// Records that this replica is as new as the leader was at `at_ns` once it has applied
+    /// `index`. The queue stays sorted by index: a pair arriving out of order is merged into the
+    /// last (larger-index) entry, which only delays the claim.
+    fn note_fresh(&mut self, index: Index, at_ns: u64) {
+        if self.shared.applied() >= index {
+            self.shared.safe_ns.fetch_max(at_ns, Ordering::AcqRel);
+            return;
+        }
+        match self.fresh.back_mut() {
+            Some(last) if last.0 >= index => last.1 = last.1.max(at_ns),
+            _ => self.fresh.push_back((index, at_ns)),
+        }
+        if self.fresh.len() > 4096 {
+            self.fresh.pop_front();
+        }
     }
 
     /// Proposes a write; answered after it applied here.
@@ -240,6 +260,10 @@ impl Peer {
         if leader_only && !self.is_leader() {
             let leader = self.leader_hint().filter(|&l| l != ctx.node);
             return task.fail(Error::NotLeader { region: self.region.id, leader });
+        }
+        if self.failpoints.follower_read_skips_apply_wait && !self.is_leader() {
+            // Failpoint: serve from whatever this follower has applied, at once.
+            return self.read_at(0, task, ctx);
         }
         self.read_batch.push(task);
     }
@@ -341,7 +365,8 @@ impl Peer {
     /// Serves `task` once the applied index reaches `index`.
     pub fn read_at(&mut self, index: Index, mut task: ReadTask, ctx: &PeerContext<'_>) {
         task.ready = true;
-        if self.shared.applied() >= index {
+        let skip_wait = self.failpoints.follower_read_skips_apply_wait && !self.is_leader();
+        if skip_wait || self.shared.applied() >= index {
             dispatch(task, ctx);
         } else {
             self.waiting_apply.push((index, task));
@@ -349,7 +374,16 @@ impl Peer {
     }
 
     fn send(&self, msgs: Vec<Message>, ctx: &PeerContext<'_>) {
+        if msgs.is_empty() {
+            return;
+        }
         let now = Instant::now();
+        // Stamp the commit index only once this leader committed an entry of its own term:
+        // before that its commit index may lag what an earlier leader acknowledged.
+        let term = self.raw.raft.term;
+        let leader_commit = (self.is_leader()
+            && self.shared.applied_term.load(Ordering::Acquire) == term)
+            .then_some(self.raw.raft.raft_log.committed);
         for msg in msgs {
             NodeStats::add(&ctx.stats.msgs_sent, 1);
             let to = msg.to;
@@ -359,6 +393,7 @@ impl Peer {
                 to,
                 msg,
                 sent_at: now,
+                leader_commit,
             });
         }
     }
@@ -464,6 +499,10 @@ impl Peer {
         let states = std::mem::take(&mut self.read_states);
         for rs in states {
             let Some(p) = self.pending_reads.remove(&rs.request_ctx) else { continue };
+            if self.is_leader() && p.term == self.raw.raft.term {
+                // A heartbeat quorum confirmed this leadership after `issued_ns`.
+                self.note_fresh(rs.index, p.issued_ns);
+            }
             if self.is_leader()
                 && p.term == self.raw.raft.term
                 && self.raw.raft.lead_transferee.is_none()
@@ -496,11 +535,15 @@ impl Peer {
             NodeStats::add(&s.leader_changes, 1);
         }
         if !leader && self.was_leader {
-            s.lease_until_ns.store(0, Ordering::Release);
-            let hint = self.leader_hint();
+            if !self.failpoints.lease_never_expires {
+                s.lease_until_ns.store(0, Ordering::Release);
+            }
+            let region = self.region.id;
             for p in self.proposals.drain(..) {
-                let _ =
-                    p.reply.send(Err(Error::NotLeader { region: self.region.id, leader: hint }));
+                let _ = p.reply.send(Err(Error::Indeterminate(format!(
+                    "region {region}: the leader stepped down with the write at index {} in its log",
+                    p.index
+                ))));
             }
             // Rounds issued as leader were dropped by raft-rs: re-route or re-issue them.
             let pending: Vec<PendingRead> = self.pending_reads.drain().map(|(_, p)| p).collect();
@@ -551,7 +594,10 @@ impl Peer {
     pub fn fail_all(&mut self) {
         let err = || Error::Unavailable(format!("region {} peer stopped", self.region.id));
         for p in self.proposals.drain(..) {
-            let _ = p.reply.send(Err(err()));
+            let _ = p.reply.send(Err(Error::Indeterminate(format!(
+                "region {}: the node stopped with the write at index {} in its log",
+                self.region.id, p.index
+            ))));
         }
         for t in self.read_batch.drain(..) {
             t.fail(err());

@@ -16,12 +16,18 @@
 //! Known gap, shared with raft-rs/etcd lease reads: a follower that *restarts* forgets its
 //! leader and may vote inside the lease window.
 //!
-//! **Staleness.** `safe_ns` is the send time of the latest leader message whose commit index this
-//! replica has applied: the replica's data is at least as new as the leader's at that time.
+//! **Staleness.** `safe_ns` is a clock time as of which this replica's data is known to be
+//! complete: at a follower, the send time of the latest message from the current leader whose
+//! stamped commit index it has applied; at a leader, the start of its latest completed ReadIndex
+//! round whose index it has applied. A stale read reports `age = now − safe_ns` (0 for a leader
+//! with a valid lease): every write acknowledged more than `age` before the read is visible to
+//! it. Known gap: with five or more replicas a deposed leader that has not yet noticed may still
+//! stamp messages to a follower that missed the new term.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::config::Failpoints;
 use crate::topology::{Index, NodeId, RegionId};
 
 /// How stale a stale read may be.
@@ -93,11 +99,15 @@ pub struct PeerShared {
     pub writes_applied: AtomicU64,
     /// Times this peer became leader.
     pub leader_changes: AtomicU64,
+    /// Failpoint `lease-never-expires`.
+    pub lease_never_expires: bool,
+    /// Failpoint `stale-age-zero`.
+    pub stale_age_zero: bool,
 }
 
 impl PeerShared {
-    /// A fresh view.
-    pub fn new(region: RegionId) -> Self {
+    /// A fresh view, with the failpoints the configuration enables.
+    pub fn new(region: RegionId, failpoints: Failpoints) -> Self {
         Self {
             region,
             applied: AtomicU64::new(0),
@@ -113,6 +123,8 @@ impl PeerShared {
             reads: AtomicU64::new(0),
             writes_applied: AtomicU64::new(0),
             leader_changes: AtomicU64::new(0),
+            lease_never_expires: failpoints.lease_never_expires,
+            stale_age_zero: failpoints.stale_age_zero,
         }
     }
 
@@ -131,6 +143,10 @@ impl PeerShared {
 
     /// Whether a local lease read is allowed at clock time `now_ns` (see the module docs).
     pub fn lease_valid(&self, now_ns: u64) -> bool {
+        if self.lease_never_expires && self.lease_until_ns.load(Ordering::Acquire) != 0 {
+            // Failpoint: a lease once granted is trusted forever, even after stepping down.
+            return true;
+        }
         self.is_leader.load(Ordering::Acquire)
             && !self.transferring.load(Ordering::Acquire)
             && now_ns < self.lease_until_ns.load(Ordering::Acquire)
@@ -146,15 +162,19 @@ impl PeerShared {
     /// The staleness of a local read served now.
     pub fn staleness(&self, now_ns: u64) -> Staleness {
         let applied = self.applied();
-        if self.is_leader.load(Ordering::Acquire) {
-            let commit = self.commit.load(Ordering::Acquire);
-            return Staleness { index_lag: commit.saturating_sub(applied), age_ms: 0 };
+        if self.stale_age_zero || self.lease_valid(now_ns) {
+            // The failpoint claims perfect freshness, the lease guarantees it.
+            return Staleness::default();
         }
-        let seen = self.leader_commit_seen.load(Ordering::Acquire);
+        let seen = if self.is_leader.load(Ordering::Acquire) {
+            self.commit.load(Ordering::Acquire)
+        } else {
+            self.leader_commit_seen.load(Ordering::Acquire)
+        };
         let safe = self.safe_ns.load(Ordering::Acquire);
         Staleness {
             index_lag: seen.saturating_sub(applied),
-            age_ms: now_ns.saturating_sub(safe) / 1_000_000,
+            age_ms: now_ns.saturating_sub(safe).div_ceil(1_000_000),
         }
     }
 }
