@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps main test bench lint kvlab
+.PHONY: deps main test bench lint kvlab check
 
 deps:
 	@command -v cargo >/dev/null || { echo "error: cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
@@ -40,6 +40,19 @@ test: deps
 	rm -rf $(CI_RESULTS)
 	$(CARGO_TARGET_DIR)/release/kvlab suite harness/suites/ci.toml --out $(CI_RESULTS)
 	notebooks/run.sh $(CI_RESULTS) $(CI_RESULTS)/analysis.ipynb
+
+# The correctness checks at full size (README "Checking correctness"): many seeded histories
+# under the nemesis for every read policy, the crash test with and without fsync, and long
+# fuzzing of every parser and decoder. Fails on any violation, lost write or panic.
+CHECK_DIR ?= $(CARGO_TARGET_DIR)/kvlab-check
+FUZZ_CASES ?= 100000
+check: deps
+	cargo test --workspace --release --no-run
+	rm -rf $(CHECK_DIR)
+	$(CARGO_TARGET_DIR)/release/kvlab suite harness/suites/check.toml --out $(CHECK_DIR)/histories --no-report
+	$(CARGO_TARGET_DIR)/release/kvlab crash-test --dir $(CHECK_DIR)/crash --cycles 100 --seed 1
+	$(CARGO_TARGET_DIR)/release/kvlab crash-test --dir $(CHECK_DIR)/crash-nosync --cycles 30 --seed 2 --sync false
+	KVLAB_FUZZ_CASES=$(FUZZ_CASES) cargo test --workspace --release never_panic
 
 # Just the kvlab binary (built like the tests, so nothing is compiled twice).
 kvlab: deps

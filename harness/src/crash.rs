@@ -4,11 +4,15 @@
 //! directories in its own process and checks that every acknowledged write is there. Then the
 //! next cycle starts from the same directories.
 //!
-//! Each child thread owns a few keys and writes them in turn with increasing sequence numbers
-//! (`cycle << 32 | n`, as 16 hex digits), so after a crash a key must hold the value of its last
-//! acknowledged write or of a later write that was in flight: a smaller sequence number or a
-//! missing key is a lost write. The child prints `ready`, then `ack <key> <seq>` after each
-//! acknowledged write, flushed before the next write starts.
+//! Each child thread alternates two kinds of writes, each with an increasing sequence number
+//! (`cycle << 32 | n`, as 16 hex digits): overwrites of a few keys it owns, and inserts of a
+//! fresh key per write. After a crash an owned key must hold the value of its last acknowledged
+//! write or of a later write that was in flight (a smaller sequence number or a missing key is
+//! a lost write), and every acknowledged insert must be there with its value. Each cycle
+//! verifies the owned keys and all of its inserts; the end verifies a seeded sample of the
+//! inserts of every cycle again (a later recovery must not lose older data). The child prints
+//! `ready`, then `ack <key> <seq>` after each acknowledged write, flushed before the next write
+//! starts.
 //!
 //! With `--sync true` (the default) every engine write is fsynced, so nothing acknowledged may
 //! be lost even by a machine crash. With `--sync false` a process crash still loses nothing:
@@ -61,7 +65,7 @@ pub struct CrashReport {
     pub cycles: usize,
     /// Writes acknowledged to the child, all cycles.
     pub acknowledged: u64,
-    /// Keys verified after the last cycle.
+    /// Distinct keys verified (owned keys and inserts).
     pub keys: usize,
     /// Acknowledged writes missing after a restart (each cycle counts the keys found behind).
     pub lost: u64,
@@ -123,8 +127,12 @@ pub fn child(dir: &Path, cycle: u64, sync: bool, threads: usize, keys: usize) ->
                 });
                 let mut n: u64 = 0;
                 while Instant::now() < until {
-                    let key = key_name(t, (n as usize) % keys);
                     let seq = cycle << 32 | n;
+                    let key = if n % 2 == 0 {
+                        key_name(t, (n as usize / 2) % keys)
+                    } else {
+                        format!("crash-c{cycle:04}-t{t:02}-n{n:08}")
+                    };
                     n += 1;
                     match client.put(key.as_bytes(), format!("{seq:016x}").as_bytes()) {
                         Ok(_) => {
@@ -158,6 +166,7 @@ pub fn run(opts: &CrashOptions) -> Result<CrashReport> {
         .map_err(|e| Error::io("cannot create crash-test directory", &opts.dir, e))?;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut acked: BTreeMap<String, u64> = BTreeMap::new();
+    let mut inserted: Vec<(String, u64)> = Vec::new();
     let mut report = CrashReport::default();
     for cycle in 1..=opts.cycles as u64 {
         let mut child = Command::new(&exe)
@@ -197,41 +206,55 @@ pub fn run(opts: &CrashOptions) -> Result<CrashReport> {
         child.kill().map_err(|e| Error::io("cannot kill the crash-test child", &exe, e))?;
         let _ = child.wait();
         let _ = reader.join();
+        let mut fresh = Vec::new();
         for line in rx.try_iter() {
             let mut parts = line.split(' ');
             if let (Some("ack"), Some(key), Some(seq)) = (parts.next(), parts.next(), parts.next())
             {
                 if let Ok(seq) = u64::from_str_radix(seq, 16) {
                     report.acknowledged += 1;
-                    let e = acked.entry(key.to_string()).or_insert(0);
-                    *e = (*e).max(seq);
+                    if key.starts_with("crash-c") {
+                        fresh.push((key.to_string(), seq));
+                    } else {
+                        let e = acked.entry(key.to_string()).or_insert(0);
+                        *e = (*e).max(seq);
+                    }
                 }
             }
         }
-        verify(opts, cycle, &acked, &mut report)?;
+        let mut check: Vec<(String, u64)> = acked.iter().map(|(k, &s)| (k.clone(), s)).collect();
+        check.extend(fresh.iter().cloned());
+        verify(opts, &format!("cycle {cycle}"), &check, &mut report)?;
+        inserted.extend(fresh);
         report.cycles += 1;
     }
-    report.keys = acked.len();
+    // Older inserts must survive later crashes and recoveries too.
+    let sample: Vec<(String, u64)> =
+        inserted.iter().filter(|_| rng.gen_bool(0.05)).take(20_000).cloned().collect();
+    verify(opts, "final sample", &sample, &mut report)?;
+    report.keys = acked.len() + inserted.len();
     Ok(report)
 }
 
-/// Restarts the cluster from the directories and reads every acknowledged key.
+/// Restarts the cluster from the directories and reads every key in `check`: each must hold
+/// its acknowledged sequence number or a later one.
 fn verify(
     opts: &CrashOptions,
-    cycle: u64,
-    acked: &BTreeMap<String, u64>,
+    when: &str,
+    check: &[(String, u64)],
     report: &mut CrashReport,
 ) -> Result<()> {
     let cluster = Cluster::start(config(&opts.dir, opts.sync)).map_err(|e| {
         Error::setting(
             "crash-test restart",
-            format!("cycle {cycle}"),
+            when,
             format!("a cluster that restarts from {}: {e}", opts.dir.display()),
         )
     })?;
     let mut client =
         cluster.client(ClientConfig { timeout: Duration::from_secs(5), ..ClientConfig::default() });
-    for (key, &want) in acked {
+    for (key, want) in check {
+        let want = *want;
         let got = client.get(key.as_bytes())?.value;
         let seq = got
             .as_deref()
@@ -241,7 +264,7 @@ fn verify(
             report.lost += 1;
             if report.examples.len() < 10 {
                 report.examples.push(format!(
-                    "cycle {cycle}: {key} acknowledged {want:x}, found {}",
+                    "{when}: {key} acknowledged {want:x}, found {}",
                     seq.map_or("nothing".to_string(), |s| format!("{s:x}"))
                 ));
             }

@@ -29,7 +29,7 @@ use crate::cluster::ClusterInner;
 use crate::config::{ClientConfig, ReadPolicy, ReplicaChoice};
 use crate::engine::{KvPair, WriteBatch};
 use crate::error::{Error, Result};
-use crate::node::{NodeMsg, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue};
+use crate::node::{try_local_get, NodeMsg, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue};
 use crate::raftstore::Staleness;
 use crate::topology::{NodeId, Region, RegionId};
 use crate::transport::Inbound;
@@ -112,6 +112,20 @@ impl Client {
     pub fn get(&mut self, key: &[u8]) -> Result<ReadResult> {
         let cluster = self.cluster.clone();
         let region = cluster.topology.locate(key);
+        let policy = self.config.read_policy;
+        if matches!(policy, ReadPolicy::Lease | ReadPolicy::Stale) {
+            // Inline pools without emulated latency: decide and read on this thread.
+            let node = self.pick(region, 0);
+            if let Some(ctx) = cluster.transport.instant_inline_pool(node) {
+                let local = try_local_get(&ctx, region.id, key, policy, self.config.max_staleness);
+                if let Some(Ok(resp)) = local {
+                    if policy == ReadPolicy::Lease {
+                        self.leaders.insert(region.id, resp.node);
+                    }
+                    return Ok(to_read_result(resp));
+                }
+            }
+        }
         let resp = self.read_region(region, ReadOp::Get(key.to_vec()), None)?;
         Ok(to_read_result(resp))
     }

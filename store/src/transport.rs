@@ -166,6 +166,18 @@ impl ChannelTransport {
         base + Duration::from_nanos(self.rng.lock().gen_range(0..nanos))
     }
 
+    /// The inline read pool of `node` when requests reach it instantly (no emulated latency or
+    /// jitter): the client may then serve lease and stale gets on its own thread.
+    pub fn instant_inline_pool(&self, node: NodeId) -> Option<Arc<crate::node::PoolContext>> {
+        if !self.latency.is_zero() {
+            return None;
+        }
+        match &self.endpoints.read().get(&node)?.pool {
+            PoolHandle::Inline(ctx) => Some(ctx.clone()),
+            PoolHandle::Threads(_) => None,
+        }
+    }
+
     /// Registers a (re)started node's endpoint.
     pub fn register(&self, node: NodeId, endpoint: Endpoint) {
         self.endpoints.write().insert(node, endpoint);

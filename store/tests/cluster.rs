@@ -456,3 +456,47 @@ fn k_corrupt_data_directory_is_a_clear_error() -> Result<()> {
     assert!(text.contains("node-2") || text.contains("MANIFEST"), "{text}");
     Ok(())
 }
+
+// The inline fast path (`read_pool_threads = 0`, no emulated latency): lease and stale gets are
+// decided and served on the client's thread, see every acknowledged write (lease) and count
+// as served by their policy; a node without a valid lease falls back to ReadIndex.
+#[test]
+fn l_inline_lease_and_stale_reads_serve_on_the_client_thread() -> Result<()> {
+    let cluster =
+        Cluster::start(ClusterConfig { read_pool_threads: 0, ..ClusterConfig::default() })?;
+    let mut w = client(&cluster, ReadPolicy::Leader, 1);
+    let mut lease = client(&cluster, ReadPolicy::Lease, 2);
+    for i in 0..50 {
+        let v = format!("v{i}");
+        w.put(&key(i), v.as_bytes())?;
+        let r = lease.get(&key(i))?;
+        assert_eq!(r.value.as_deref(), Some(v.as_bytes()), "lease read after write {i}");
+    }
+    let mut stale = client(&cluster, ReadPolicy::Stale, 3);
+    let mut stale_served = 0;
+    for i in 0..50 {
+        let r = stale.get(&key(i))?;
+        assert!(r.staleness.is_some());
+        if r.value.is_some() {
+            stale_served += 1;
+        }
+    }
+    assert!(stale_served > 0);
+    let m = cluster.metrics();
+    assert!(m.iter().map(|n| n.reads.lease).sum::<u64>() >= 50, "{m:?}");
+    assert!(m.iter().map(|n| n.reads.stale).sum::<u64>() >= 50, "{m:?}");
+    // A cut-off leader loses its lease: its lease reads stop being served locally.
+    let k = key(7);
+    let leader = cluster.leader_of(cluster.topology().locate(&k).id).unwrap();
+    cluster.isolate(leader);
+    std::thread::sleep(cluster.config().election_timeout() * 2);
+    let mut at_old = cluster.client(ClientConfig {
+        read_policy: ReadPolicy::Lease,
+        timeout: Duration::from_millis(300),
+        ..ClientConfig::default()
+    });
+    let r = at_old.get_at(leader, &k);
+    assert!(r.is_err(), "a cut-off leader served a lease read: {r:?}");
+    cluster.heal();
+    Ok(())
+}

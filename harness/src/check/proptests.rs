@@ -189,8 +189,13 @@ fn mutate(ops: &mut [Op]) -> Option<String> {
     None
 }
 
+/// Cases per property: `KVLAB_FUZZ_CASES` raises it for long runs (`make check`).
+fn fuzz_cases() -> u32 {
+    std::env::var("KVLAB_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(500)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
 
     #[test]
     fn linearizable_histories_pass(

@@ -192,6 +192,14 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// Applies `batch` atomically.
     fn write(&self, batch: WriteBatch) -> Result<()>;
 
+    /// Applies `batch` atomically without waiting for it to be durable, even where `sync` is
+    /// configured: for state that can be rebuilt after a crash (the store's applied data, redone
+    /// from its durable Raft log). A crash may lose it, never partially, and never while keeping
+    /// a later synced write (the log is sequential). Default: [`Engine::write`].
+    fn write_unsynced(&self, batch: WriteBatch) -> Result<()> {
+        self.write(batch)
+    }
+
     /// Returns up to `limit` pairs in `range`, in ascending key order.
     fn scan(&self, range: &KeyRange, limit: usize) -> Result<Vec<KvPair>>;
 

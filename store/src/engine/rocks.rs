@@ -19,6 +19,7 @@ pub struct RocksEngine {
     /// Kept for its statistics object (tickers are read through it).
     db_options: Options,
     write_options: WriteOptions,
+    unsynced_options: WriteOptions,
     /// Kept alive for the database's lifetime (the table factory refers to it).
     _cache: Cache,
     options: RocksOptions,
@@ -78,10 +79,13 @@ impl RocksEngine {
         let mut write_options = WriteOptions::default();
         write_options.set_sync(options.sync);
         write_options.disable_wal(options.disable_wal);
+        let mut unsynced_options = WriteOptions::default();
+        unsynced_options.disable_wal(options.disable_wal);
         Ok(Self {
             db,
             db_options,
             write_options,
+            unsynced_options,
             _cache: cache,
             options: options.clone(),
             path: dir.to_path_buf(),
@@ -155,14 +159,11 @@ impl Engine for RocksEngine {
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
-        let mut rocks_batch = rocksdb::WriteBatch::default();
-        for op in &batch.ops {
-            match op {
-                WriteOp::Put { key, value } => rocks_batch.put(key, value),
-                WriteOp::Delete { key } => rocks_batch.delete(key),
-            }
-        }
-        Ok(self.db.write_opt(rocks_batch, &self.write_options)?)
+        Ok(self.db.write_opt(to_rocks(&batch), &self.write_options)?)
+    }
+
+    fn write_unsynced(&self, batch: WriteBatch) -> Result<()> {
+        Ok(self.db.write_opt(to_rocks(&batch), &self.unsynced_options)?)
     }
 
     fn scan(&self, range: &KeyRange, limit: usize) -> Result<Vec<KvPair>> {
@@ -231,4 +232,15 @@ impl EngineSnapshot for RocksSnapshot<'_> {
             .iterator_opt(IteratorMode::From(&start, Direction::Forward), read_options);
         Box::new(range_iter(iter, range))
     }
+}
+
+fn to_rocks(batch: &WriteBatch) -> rocksdb::WriteBatch {
+    let mut rocks_batch = rocksdb::WriteBatch::default();
+    for op in &batch.ops {
+        match op {
+            WriteOp::Put { key, value } => rocks_batch.put(key, value),
+            WriteOp::Delete { key } => rocks_batch.delete(key),
+        }
+    }
+    rocks_batch
 }

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-pub use read_pool::{PoolHandle, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue};
+pub use read_pool::{
+    try_local_get, PoolContext, PoolHandle, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue,
+};
 
 use crate::config::ClusterConfig;
 use crate::engine::Engine;
@@ -309,21 +311,32 @@ impl RaftLoop {
             clock: self.clock,
             stats: &self.stats,
         };
+        let mut apply = WriteTask::default();
         let mut task = WriteTask::default();
         let mut readies = Vec::new();
         for (id, peer) in self.peers.iter_mut() {
             peer.flush_reads(&ctx);
-            if let Some(rd) = peer.ready_phase1(&mut task, &ctx)? {
+            if let Some(rd) = peer.ready_phase1(&mut apply, &mut task, &ctx)? {
                 readies.push((*id, rd));
             }
         }
-        if readies.is_empty() && task.is_empty() {
+        if readies.is_empty() && task.is_empty() && apply.is_empty() {
             for peer in self.peers.values_mut() {
                 peer.update_role(&ctx);
             }
             return Ok(());
         }
         NodeStats::add(&self.stats.ready_rounds, 1);
+        if !apply.is_empty() {
+            // Applied state first, unsynced (the entries are durable in the log already), and
+            // its writers answered before this round's log fsync.
+            write(&self.data, self.raft_engine.as_ref(), &self.stats, apply)?;
+            for (id, _) in &readies {
+                if let Some(peer) = self.peers.get_mut(id) {
+                    peer.publish_applied(&ctx);
+                }
+            }
+        }
         write(&self.data, self.raft_engine.as_ref(), &self.stats, task)?;
         let mut peers: Vec<&mut Peer> = Vec::new();
         let mut rds = Vec::new();
@@ -373,11 +386,15 @@ fn write(
         }
     }
     if !task.data.is_empty() {
-        data.write(task.data)?;
-        NodeStats::add(&stats.engine_writes, 1);
-        if raft.is_none() {
+        let log_in_data = raft.is_none() && task.durable;
+        if log_in_data {
+            data.write(task.data)?;
             NodeStats::add(&stats.log_writes, 1);
+        } else {
+            // Only applied state (or an unsynced data engine): rebuilt from the log on a crash.
+            data.write_unsynced(task.data)?;
         }
+        NodeStats::add(&stats.engine_writes, 1);
     }
     Ok(())
 }

@@ -232,6 +232,48 @@ fn handle(ctx: &PoolContext, mut task: ReadTask) {
     }
 }
 
+/// The local fast path of an inline pool (`read_pool_threads = 0`) with no emulated latency: a
+/// lease or stale get decided and served on the calling thread with no task, channel or copy of
+/// the request. `None` when the read needs the full path (a lease fallback, a stale read past
+/// its bound, a paused or stopping node); the caller then sends it the usual way.
+pub fn try_local_get(
+    ctx: &PoolContext,
+    region: RegionId,
+    key: &[u8],
+    policy: ReadPolicy,
+    max_staleness: Option<Duration>,
+) -> Option<Result<ReadResponse>> {
+    if ctx.stop.load(Ordering::Acquire) || ctx.paused.load(Ordering::Acquire) {
+        return None;
+    }
+    let shared = ctx.peers.get(&region)?;
+    let now = ctx.clock.now_ns();
+    let staleness = match policy {
+        ReadPolicy::Lease if shared.lease_valid(now) => None,
+        ReadPolicy::Stale => {
+            let st = shared.staleness(now);
+            if max_staleness.is_some_and(|max| st.age_ms > max.as_millis() as u64) {
+                return None;
+            }
+            Some(st)
+        }
+        _ => return None,
+    };
+    let value = match ctx.engine.get(&keys::data_key(key)) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(e)),
+    };
+    ctx.stats.read(policy);
+    NodeStats::add(&shared.reads, 1);
+    Some(Ok(ReadResponse {
+        value: ReadValue::One(value),
+        node: ctx.node,
+        served_as: policy,
+        staleness,
+        sent_at: Instant::now(),
+    }))
+}
+
 fn forward(ctx: &PoolContext, task: ReadTask) {
     if let Err(e) = ctx.raft_tx.send(NodeMsg::Read(task)) {
         if let NodeMsg::Read(task) = e.0 {

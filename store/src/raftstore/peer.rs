@@ -6,10 +6,12 @@
 //!
 //! 1. [`Peer::ready_phase1`]: take the `Ready`; send its `messages` at once (a leader may send
 //!    appends before persisting); apply the snapshot; apply `committed_entries` (data plus apply
-//!    state into the data batch); append `entries` and the hard state.
-//! 2. *(the node writes the batch)* then [`Peer::ready_phase2`]: publish the applied index, answer
-//!    proposals, send `persisted_messages`, `advance` and handle the `LightReady` (commit index,
-//!    messages, committed entries into a second batch).
+//!    state into the *apply* batch); append `entries` and the hard state (the *log* batch).
+//! 2. *(the node writes the apply batch, unsynced, then [`Peer::publish_applied`] answers the
+//!    proposals it applied — before the log batch's fsync, so their writers can send their next
+//!    write in time for the next round; then the node writes the log batch, synced)* then
+//!    [`Peer::ready_phase2`]: send `persisted_messages`, `advance` and handle the `LightReady`
+//!    (commit index, messages, committed entries into a second batch).
 //! 3. *(the node writes the second batch, usually empty)* then [`Peer::ready_phase3`]: publish,
 //!    `advance_apply`, handle read states, compact the log.
 //!
@@ -438,6 +440,7 @@ impl Peer {
     /// Storage errors; the node treats them as fatal for the peer.
     pub fn ready_phase1(
         &mut self,
+        apply: &mut WriteTask,
         task: &mut WriteTask,
         ctx: &PeerContext<'_>,
     ) -> Result<Option<Ready>> {
@@ -455,7 +458,12 @@ impl Peer {
             NodeStats::add(&ctx.stats.snapshots_applied, 1);
         }
         let committed = rd.take_committed_entries();
-        self.apply_entries(committed, task, ctx)?;
+        if rd.snapshot().is_empty() {
+            self.apply_entries(committed, apply, ctx)?;
+        } else {
+            // After a snapshot, in the same (durable) batch as the snapshot.
+            self.apply_entries(committed, task, ctx)?;
+        }
         let has_entries = !rd.entries().is_empty();
         if has_entries {
             let entries = rd.take_entries();
@@ -467,6 +475,12 @@ impl Peer {
         }
         self.read_states.extend(rd.take_read_states());
         Ok(Some(rd))
+    }
+
+    /// After the apply batch is written: publishes the applied index and answers the proposals
+    /// and reads it completes.
+    pub fn publish_applied(&mut self, ctx: &PeerContext<'_>) {
+        self.publish(ctx);
     }
 
     /// Phase 2: after the first write.

@@ -39,6 +39,10 @@ pub struct WriteTask {
     /// Whether the batch compacts a log: with a separate, unsynced data engine the data engine
     /// must be flushed first, so no entry is discarded before its application is durable.
     pub compacted: bool,
+    /// Whether the batch holds Raft state (entries, hard state, truncation, a snapshot) that
+    /// must be durable before the round goes on. A batch that only applies committed entries
+    /// need not be synced: after a crash the entries are applied again from the durable log.
+    pub durable: bool,
 }
 
 impl WriteTask {
@@ -124,6 +128,7 @@ impl PeerStorage {
     }
 
     fn raft_batch<'a>(&self, task: &'a mut WriteTask) -> Option<&'a mut WriteBatch> {
+        task.durable = true;
         match self.log_store {
             RaftLogStore::SameEngine => Some(&mut task.data),
             RaftLogStore::SeparateEngine => Some(&mut task.raft),
