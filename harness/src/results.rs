@@ -319,11 +319,13 @@ impl ResultsWriter {
             self.timeseries.write_record(&row).map_err(|e| results_error(&series_path, e))?;
         }
         let events_path = self.dir.join("events.csv");
+        // Seconds since the measurement began, like timeseries.csv (negative in the warm-up).
+        let warmup = phase.elapsed.saturating_sub(phase.measured).as_secs_f64();
         for event in &phase.events {
             let mut row = key.to_vec();
             row.extend([
                 phase.phase.as_str().to_string(),
-                f(event.at.as_secs_f64()),
+                f(event.at.as_secs_f64() - warmup),
                 event.kind.clone(),
                 event.detail.clone(),
             ]);

@@ -4,7 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+mod common;
+
+use common::csv_rows;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -14,23 +17,12 @@ fn kvlab(args: &[&str]) -> Output {
 }
 
 fn repo(path: &str) -> String {
-    let dir = std::path::PathBuf::from(manifest_dir());
-    let root = dir.parent().unwrap();
+    let root = common::repo_root();
     root.join(path).display().to_string()
 }
 
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut reader =
-        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.into(), v.into())).collect())
-        .collect()
 }
 
 /// A short checked run of the register workload with `extra` properties.
@@ -233,11 +225,4 @@ fn check_command_reports_violations_and_bad_traces() {
     let run = kvlab(&["check", &broken.display().to_string()]);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(text(&run).contains("line 2"), "{}", text(&run));
-}
-
-/// The package directory of this checkout: cargo sets `CARGO_MANIFEST_DIR` when it runs tests and
-/// benches, which stays right when a shared target directory holds a binary built from another
-/// checkout; the compile-time value is the fallback.
-fn manifest_dir() -> std::ffi::OsString {
-    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }

@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::csv_rows;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,30 +21,12 @@ fn kvlab(args: &[&str], cwd: &Path) -> Output {
 }
 
 fn workload(name: &str) -> String {
-    let dir = std::path::PathBuf::from(manifest_dir());
-    let root = dir.parent().unwrap();
+    let root = common::repo_root();
     root.join("workloads").join(name).display().to_string()
 }
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Reads a CSV file into rows of column → value.
-fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut reader =
-        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| {
-            headers
-                .iter()
-                .zip(r.unwrap().iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
 }
 
 fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
@@ -549,11 +535,4 @@ fn store_node_counters_exclude_the_warmup() {
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
     let issued = json["runs"][0]["run"]["operations_issued"].as_f64().unwrap();
     assert!(reads < 0.9 * issued, "warm-up reads are not counted: {reads} of {issued}");
-}
-
-/// The package directory of this checkout: cargo sets `CARGO_MANIFEST_DIR` when it runs tests and
-/// benches, which stays right when a shared target directory holds a binary built from another
-/// checkout; the compile-time value is the fallback.
-fn manifest_dir() -> std::ffi::OsString {
-    std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }
