@@ -143,21 +143,28 @@ fn main() -> kvlab_store::Result<()> {
     drop(cluster);
 
     // Group commit with a syncing engine: raft log in the data engine, then in its own engine.
-    // The last cases add a group-commit delay (`store.commit_delay_us`) of 300 µs and 1 ms.
+    // The default adaptive group-commit delay (`store.commit_delay_us=auto`), then none, then
+    // fixed delays of 300 µs and 1 ms.
     for (raft_log, delay_us) in [
-        (RaftLogStore::SameEngine, 0),
-        (RaftLogStore::SeparateEngine, 0),
-        (RaftLogStore::SeparateEngine, 300),
-        (RaftLogStore::SeparateEngine, 1000),
+        (RaftLogStore::SameEngine, None),
+        (RaftLogStore::SeparateEngine, None),
+        (RaftLogStore::SameEngine, Some(0)),
+        (RaftLogStore::SeparateEngine, Some(0)),
+        (RaftLogStore::SeparateEngine, Some(300)),
+        (RaftLogStore::SeparateEngine, Some(1000)),
     ] {
-        group_commit(raft_log, Duration::from_micros(delay_us), &value)?;
+        group_commit(raft_log, delay_us.map(Duration::from_micros), &value)?;
     }
     Ok(())
 }
 
 /// 16 writers on a single region whose RocksDB fsyncs every write: writes acknowledged per
 /// write to the log engine (= fsyncs) on the leader.
-fn group_commit(raft_log: RaftLogStore, delay: Duration, value: &[u8]) -> kvlab_store::Result<()> {
+fn group_commit(
+    raft_log: RaftLogStore,
+    delay: Option<Duration>,
+    value: &[u8],
+) -> kvlab_store::Result<()> {
     let sdir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
     let cfg = ClusterConfig {
         regions: 1,
@@ -192,7 +199,8 @@ fn group_commit(raft_log: RaftLogStore, delay: Duration, value: &[u8]) -> kvlab_
     });
     let fsyncs = log_writes(&cluster).saturating_sub(before).max(1);
     let per_fsync = acked.load(Ordering::Relaxed) as f64 / fsyncs as f64;
-    let name = format!("put fsync {raft_log:?} +{}us (16 thr)", delay.as_micros());
+    let delay = delay.map_or("auto".to_string(), |d| format!("{}us", d.as_micros()));
+    let name = format!("put fsync {raft_log:?} +{delay} (16 thr)");
     println!("{name:<34} {ops:>10.0} {:>7}", "-");
     println!("  writes per fsync on the leader: {per_fsync:.1}");
     Ok(())

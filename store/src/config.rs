@@ -24,7 +24,7 @@
 //! | `store.tick_ms`, `store.election_ticks`, `store.heartbeat_ticks` | Raft timing | 20, 10, 2 |
 //! | `store.log_gc_threshold` | applied entries kept before log compaction | 1024 |
 //! | `store.balance_leaders` | transfer leaders to balance them at start | true |
-//! | `store.commit_delay_us` | group-commit delay after a proposal arrives | 0 |
+//! | `store.commit_delay_us` | group-commit delay after a proposal arrives, or `auto` | `auto` |
 //! | `store.failpoints` | **testing only**: comma-separated deliberate bugs, see [`Failpoints`] | none |
 //! | `engine` | `memory` or `rocksdb` | `memory` |
 //! | `rocksdb.*` | RocksDB options, see [`crate::RocksOptions`] | – |
@@ -225,8 +225,11 @@ pub struct ClusterConfig {
     /// Transfer leaders at start so each node leads about `regions / nodes` regions.
     pub balance_leaders: bool,
     /// Group-commit delay: after a proposal arrives, the Raft thread keeps collecting messages
-    /// this long before its Ready round (PostgreSQL's `commit_delay`); 0 = none.
-    pub commit_delay: Duration,
+    /// this long before its Ready round (PostgreSQL's `commit_delay`); 0 = none. `None` is
+    /// adaptive: with a log engine that fsyncs, half the mean duration of the node's recent
+    /// log fsyncs (capped at 1 ms), so a round gathers the writers answered during the last
+    /// one; without fsyncs, none.
+    pub commit_delay: Option<Duration>,
     /// Deliberate bugs, for showing that the checker catches them. Never set in benchmarks.
     pub failpoints: Failpoints,
 }
@@ -307,7 +310,7 @@ impl Default for ClusterConfig {
             heartbeat_ticks: 2,
             log_gc_threshold: 1024,
             balance_leaders: true,
-            commit_delay: Duration::ZERO,
+            commit_delay: None,
             failpoints: Failpoints::default(),
         }
     }
@@ -334,7 +337,9 @@ impl ClusterConfig {
                 "store.local_latency_us" => c.latency.local = micros(name, v)?,
                 "store.cross_latency_us" => c.latency.cross = micros(name, v)?,
                 "store.jitter_us" => c.latency.jitter = micros(name, v)?,
-                "store.commit_delay_us" => c.commit_delay = micros(name, v)?,
+                "store.commit_delay_us" => {
+                    c.commit_delay = if v == "auto" { None } else { Some(micros(name, v)?) }
+                }
                 "store.failpoints" => c.failpoints = v.parse()?,
                 "store.seed" => c.seed = parse_num::<u64>(name, v, 0)?,
                 "store.read_policy" => c.read_policy = v.parse()?,
@@ -511,6 +516,22 @@ mod tests {
     }
 
     #[test]
+    fn commit_delay_and_failpoints() {
+        let c = ClusterConfig::from_pairs(&pairs(&[])).unwrap();
+        assert_eq!((c.commit_delay, c.failpoints.any()), (None, false));
+        let c = ClusterConfig::from_pairs(&pairs(&[
+            ("store.commit_delay_us", "300"),
+            ("store.failpoints", "stale-age-zero, lease-never-expires"),
+        ]))
+        .unwrap();
+        assert_eq!(c.commit_delay, Some(Duration::from_micros(300)));
+        assert!(c.failpoints.stale_age_zero && c.failpoints.lease_never_expires);
+        assert!(!c.failpoints.follower_read_skips_apply_wait);
+        let c = ClusterConfig::from_pairs(&pairs(&[("store.commit_delay_us", "auto")])).unwrap();
+        assert_eq!(c.commit_delay, None);
+    }
+
+    #[test]
     fn rejects_unknown_and_bad_values() {
         for (p, opt) in [
             (("store.read_policy", "fast"), "store.read_policy"),
@@ -518,6 +539,8 @@ mod tests {
             (("store.bogus", "1"), "store.bogus"),
             (("store.replica", "near"), "store.replica"),
             (("rocksdb.sync", "maybe"), "rocksdb.sync"),
+            (("store.commit_delay_us", "soon"), "store.commit_delay_us"),
+            (("store.failpoints", "lease-never-expires,typo"), "store.failpoints"),
         ] {
             match ClusterConfig::from_pairs(&pairs(&[p])) {
                 Err(Error::InvalidOption { option, .. }) => assert_eq!(option, opt),

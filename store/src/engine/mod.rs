@@ -200,6 +200,11 @@ pub trait Engine: Send + Sync + fmt::Debug {
         self.write(batch)
     }
 
+    /// Whether [`Engine::write`] waits for durability (an fsync). Default: false.
+    fn syncs_writes(&self) -> bool {
+        false
+    }
+
     /// Returns up to `limit` pairs in `range`, in ascending key order.
     fn scan(&self, range: &KeyRange, limit: usize) -> Result<Vec<KvPair>>;
 

@@ -162,6 +162,10 @@ impl Engine for RocksEngine {
         Ok(self.db.write_opt(to_rocks(&batch), &self.write_options)?)
     }
 
+    fn syncs_writes(&self) -> bool {
+        self.options.sync && !self.options.disable_wal
+    }
+
     fn write_unsynced(&self, batch: WriteBatch) -> Result<()> {
         Ok(self.db.write_opt(to_rocks(&batch), &self.unsynced_options)?)
     }

@@ -138,6 +138,7 @@ impl Node {
             threads.push(h);
         }
         let raft_loop = RaftLoop {
+            stash: Vec::new(),
             node: p.id,
             peers: peers.into_iter().map(|peer| (peer.region.id, peer)).collect(),
             inbox: raft_rx,
@@ -149,6 +150,8 @@ impl Node {
             stats: p.stats.clone(),
             tick: p.config.tick,
             commit_delay: p.config.commit_delay,
+            log_syncs: p.raft_engine.as_ref().unwrap_or(&p.data).syncs_writes(),
+            fsync_ewma: Duration::ZERO,
             stop: stop.clone(),
             paused: paused.clone(),
         };
@@ -187,6 +190,8 @@ impl Node {
 }
 
 struct RaftLoop {
+    /// Messages taken from the inbox during a round and handled at the next iteration.
+    stash: Vec<NodeMsg>,
     node: NodeId,
     peers: BTreeMap<RegionId, Peer>,
     inbox: Receiver<NodeMsg>,
@@ -197,7 +202,11 @@ struct RaftLoop {
     clock: Clock,
     stats: Arc<NodeStats>,
     tick: Duration,
-    commit_delay: Duration,
+    commit_delay: Option<Duration>,
+    /// Whether the log engine fsyncs its writes (the adaptive commit delay applies).
+    log_syncs: bool,
+    /// Moving average of this node's synced log write durations.
+    fsync_ewma: Duration,
     stop: Arc<AtomicBool>,
     paused: Arc<AtomicBool>,
 }
@@ -218,6 +227,10 @@ impl RaftLoop {
                 next_tick.saturating_duration_since(Instant::now())
             };
             let mut proposed = false;
+            for msg in std::mem::take(&mut self.stash) {
+                proposed |= self.handle(msg);
+            }
+            let wait = if proposed { Duration::ZERO } else { wait };
             match self.inbox.recv_timeout(wait) {
                 Ok(msg) => proposed |= self.handle(msg),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -229,9 +242,14 @@ impl RaftLoop {
                     Err(_) => break,
                 }
             }
-            if proposed && !self.commit_delay.is_zero() {
+            let delay = match self.commit_delay {
+                Some(fixed) => fixed,
+                None if self.log_syncs => (self.fsync_ewma / 2).min(Duration::from_millis(1)),
+                None => Duration::ZERO,
+            };
+            if proposed && !delay.is_zero() {
                 // Group commit delay: let concurrent writers join this round's log write.
-                let until = Instant::now() + self.commit_delay;
+                let until = Instant::now() + delay;
                 while let Ok(msg) =
                     self.inbox.recv_timeout(until.saturating_duration_since(Instant::now()))
                 {
@@ -337,7 +355,13 @@ impl RaftLoop {
                 }
             }
         }
+        let (durable, started) = (task.durable, Instant::now());
         write(&self.data, self.raft_engine.as_ref(), &self.stats, task)?;
+        if durable {
+            // fsync_ewma = 7/8 · old + 1/8 · new
+            self.fsync_ewma = (self.fsync_ewma * 7 + started.elapsed()) / 8;
+        }
+        step_early_acks(&self.inbox, &mut self.peers, &mut self.stash, &ctx);
         let mut peers: Vec<&mut Peer> = Vec::new();
         let mut rds = Vec::new();
         {
@@ -364,6 +388,35 @@ impl RaftLoop {
             peer.update_role(&ctx);
         }
         Ok(())
+    }
+}
+
+/// Steps the append acknowledgements that reached a leader while this round's log write
+/// (its fsync) ran, before the round's `advance`: the `LightReady` then commits what they
+/// acknowledge, and phase 2 applies it and answers its writers in this round instead of the
+/// next one — so writers answered at the start of a round and writers answered at its end
+/// join the same next fsync. Everything else waits in `stash` for the next iteration, in
+/// arrival order. Only current-term `MsgAppendResponse`s to leaders qualify: they cannot
+/// make a peer step down, which raft-rs forbids between `ready` and `advance`.
+fn step_early_acks(
+    inbox: &Receiver<NodeMsg>,
+    peers: &mut BTreeMap<RegionId, Peer>,
+    stash: &mut Vec<NodeMsg>,
+    ctx: &PeerContext<'_>,
+) {
+    for _ in 0..4096 {
+        let Ok(msg) = inbox.try_recv() else { break };
+        match msg {
+            NodeMsg::Raft(env)
+                if peers.get(&env.region).is_some_and(|p| p.takes_early_ack(&env.msg)) =>
+            {
+                NodeStats::add(&ctx.stats.msgs_recv, 1);
+                if let Some(peer) = peers.get_mut(&env.region) {
+                    peer.step(env, ctx);
+                }
+            }
+            other => stash.push(other),
+        }
     }
 }
 

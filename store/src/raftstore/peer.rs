@@ -198,6 +198,14 @@ impl Peer {
         }
     }
 
+    /// Whether `msg` may be stepped between this peer's `ready` and `advance`: an append
+    /// acknowledgement of the current term at a leader (it cannot make the peer step down).
+    pub fn takes_early_ack(&self, msg: &Message) -> bool {
+        self.is_leader()
+            && msg.term == self.raw.raft.term
+            && msg.get_msg_type() == raft::prelude::MessageType::MsgAppendResponse
+    }
+
     /// Steps a message from another node.
     pub fn step(&mut self, env: RaftEnvelope, ctx: &PeerContext<'_>) {
         let (term, from) = (env.msg.term, env.from);
