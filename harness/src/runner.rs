@@ -345,11 +345,11 @@ impl TraceSink {
         } else {
             String::from_utf8_lossy(&op.key).into_owned()
         };
-        let (status, node) = match result {
-            Ok(served) => ("ok", served.node.map(|n| n.to_string()).unwrap_or_default()),
-            Err(err) => (err.kind, String::new()),
+        let (status, served) = match result {
+            Ok(served) => ("ok", Some(served)),
+            Err(err) => (err.kind, Some(&err.served)),
         };
-        let served = result.as_ref().ok();
+        let node = served.and_then(|s| s.node).map(|n| n.to_string()).unwrap_or_default();
         let served_as = served.and_then(|s| s.served_as).unwrap_or("");
         let value = match (result, op.kind) {
             _ if !self.check => String::new(),

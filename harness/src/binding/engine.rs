@@ -77,7 +77,7 @@ struct EngineClient {
 }
 
 fn engine_error(err: kvlab_store::Error) -> OpError {
-    OpError { kind: "engine", message: err.to_string() }
+    OpError::new("engine", err.to_string())
 }
 
 impl DbClient for EngineClient {

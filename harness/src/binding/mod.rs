@@ -81,12 +81,25 @@ pub struct OpError {
     pub kind: &'static str,
     /// Details for logs.
     pub message: String,
+    /// What the binding knows of who answered (a `not_found` read was still served: its node,
+    /// policy and staleness go to the trace).
+    pub served: Served,
 }
 
 impl OpError {
+    /// A failure of `kind`.
+    pub fn new(kind: &'static str, message: String) -> Self {
+        OpError { kind, message, served: Served::default() }
+    }
+
     /// A read of a record that does not exist (YCSB's `NOT_FOUND`).
     pub fn not_found() -> Self {
-        OpError { kind: "not_found", message: String::new() }
+        OpError::new("not_found", String::new())
+    }
+
+    /// A `not_found` read that `served` answered.
+    pub fn not_found_at(served: Served) -> Self {
+        OpError { served, ..OpError::not_found() }
     }
 }
 

@@ -150,7 +150,7 @@ fn store_error(err: StoreError) -> OpError {
         StoreError::Engine(_) | StoreError::Corruption(_) => "engine",
         _ => "store",
     };
-    OpError { kind, message: err.to_string() }
+    OpError::new(kind, err.to_string())
 }
 
 fn served(node: kvlab_store::NodeId) -> Served {
@@ -162,18 +162,19 @@ impl DbClient for StoreClient {
         match op.kind {
             OpKind::Read => {
                 let r = self.client.get(&op.key).map_err(store_error)?;
-                if r.value.is_none() {
-                    return Err(OpError::not_found());
-                }
                 let staleness =
                     r.staleness.map(|s| Staleness { index_lag: s.index_lag, age_ms: s.age_ms });
                 let observed = if self.check { r.value.as_deref().map(value_tag) } else { None };
-                Ok(Served {
+                let served = Served {
                     node: Some(r.node),
                     staleness,
                     served_as: Some(r.served_as.as_str()),
                     observed,
-                })
+                };
+                if r.value.is_none() {
+                    return Err(OpError::not_found_at(served));
+                }
+                Ok(served)
             }
             OpKind::Update | OpKind::Insert => {
                 Ok(served(self.client.put(&op.key, &op.value).map_err(store_error)?.node))

@@ -95,13 +95,15 @@ fn check_read(
     let sources: Vec<&Op> = writes.iter().copied().filter(|w| w.value == v).collect();
     // Evidence against the first source that fails, for the message.
     let mut evidence: Option<(String, Vec<Op>)> = None;
-    if v == initial {
+    // A key's state before its first traced write: its initial value, or, for a pre-loaded key,
+    // nil before the load reached this replica (the load is not traced; it ended before the run).
+    if v == initial || v == Value::Absent {
         match overwrites.before(None, bound) {
             None => return None,
             Some(w) => {
                 evidence = Some((
                     format!(
-                        "stale read observed {v}, the key's initial value, but the write at \
+                        "stale read observed {v}, the key's value before any traced write, but the write at \
                          line {} had completed at {} ms, before the read's staleness bound {} ms \
                          (invoke − age)",
                         w.line,

@@ -347,6 +347,29 @@ fn stale_read_older_than_its_bound_fails() -> Result {
 }
 
 #[test]
+fn stale_read_of_nil_on_a_preloaded_key() -> Result {
+    // The key was loaded before the trace began (0xf is read but never written). A stale read
+    // may still see nil — the load had not reached its replica — unless a traced write had
+    // completed before its staleness bound.
+    let mut b = Builder::new();
+    b.r(0, Some(0xf), 0.0, 1.0).stale(1, 0, 2.0, 3.0, 5);
+    if let Some(op) = b.ops.last_mut() {
+        op.value = Value::Absent;
+        op.status = "not_found".into();
+    }
+    let report = b.check();
+    assert!(report.is_ok(), "{report}");
+    let mut b = Builder::new();
+    b.r(0, Some(0xf), 0.0, 1.0).w(0, 1, 2.0, 3.0).stale(1, 0, 10.0, 11.0, 2);
+    if let Some(op) = b.ops.last_mut() {
+        op.value = Value::Absent;
+        op.status = "not_found".into();
+    }
+    only_violation(&b.check(), ViolationKind::Staleness)?;
+    Ok(())
+}
+
+#[test]
 fn stale_read_from_the_future_fails() -> Result {
     let report =
         Builder::new().w(0, 1, 0.0, 1.0).stale(1, 2, 2.0, 3.0, 0).w(0, 2, 4.0, 5.0).check();
