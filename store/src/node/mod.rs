@@ -2,11 +2,15 @@
 //!
 //! The Raft thread is the only place that does Raft I/O (toydb's shape): it receives messages
 //! from its inbox (Raft messages, proposals, ReadIndex reads, admin commands), ticks every peer
-//! on the configured interval, and then runs one Ready round over all peers, writing the
-//! round's log entries, hard states and applied data in **one engine write** — with a syncing
-//! engine one fsync per round, however many proposals the round carries (group commit). The
-//! apply path runs on this thread too, right inside the round, so a node's write throughput is
-//! bounded by this one thread, and its reads by its `read_pool_threads` pool threads.
+//! on the configured interval, and then runs one Ready round over all peers. A round writes
+//! the applied data of all peers in one unsynced engine write and answers those writers, then
+//! the round's log entries and hard states in **one log write** — with a syncing engine one
+//! fsync per round, however many proposals the round carries (group commit). Append
+//! acknowledgements that arrive during that fsync are stepped before the round's `advance`,
+//! so what they commit is applied and answered in the same round; and with a syncing log the
+//! round waits (`store.commit_delay_us`, adaptive by default) for writers to join it. The apply
+//! path runs on this thread too, so a node's write throughput is bounded by this one thread,
+//! and its reads by its `read_pool_threads` pool threads.
 //!
 //! Pausing a node freezes both its Raft thread and its pool (messages queue up, as for a
 //! stopped process); stopping it ends the threads and answers every waiting request
