@@ -1,20 +1,29 @@
 //! Replicated store vs. the engine called directly, in one run on one machine.
 //!
 //! * reads: 8 client threads, uniform gets over preloaded keys, per read policy, against 8
-//!   threads calling `RocksEngine::get` on an engine holding the same keys;
+//!   threads calling `RocksEngine::get` on an engine holding the same keys; first blocking
+//!   clients (one read in flight per thread: the ReadIndex round's latency bounds them), then
+//!   pipelined ones (`KVLAB_BENCH_WINDOW` reads in flight per thread, default 32, as a TiKV
+//!   client multiplexes requests; this measures the store's read capacity);
 //! * writes: 8 client threads of puts on a 3-replica cluster against 8 threads of direct puts;
+//!
+//! Each case and its baseline run in alternating slices of the window, so the ratio compares
+//! them under the same machine conditions.
 //! * group commit: 16 writers on a cluster whose RocksDB fsyncs every write batch; reports the
 //!   writes acknowledged per fsync on the leader.
 //!
 //! Run: `cargo bench --workspace --bench replicated` (set `KVLAB_BENCH_SECS` to change the
-//! 2-second measurement window). Output is a table of ops/s and ratios.
+//! 2-second measurement window; `KVLAB_BENCH_ONLY=leader,fsync` runs only the cases whose name
+//! contains one of the comma-separated words). Output is a table of ops/s, the baseline's ops/s
+//! and their ratio.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use kvlab_store::{
-    ClientConfig, Cluster, ClusterConfig, Engine, EngineKind, RaftLogStore, ReadPolicy,
+    ClientConfig, Cluster, ClusterConfig, Engine, EngineKind, PendingGet, RaftLogStore, ReadPolicy,
     ReplicaChoice, RocksEngine, RocksOptions,
 };
 use rand::{Rng, SeedableRng};
@@ -25,9 +34,31 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const KEYS: u64 = 10_000;
 const VALUE: usize = 100;
+/// Reads each client thread keeps in flight in the pipelined read cases (`KVLAB_BENCH_WINDOW`).
+fn pipeline_window() -> usize {
+    std::env::var("KVLAB_BENCH_WINDOW").ok().and_then(|s| s.parse().ok()).unwrap_or(32).max(1)
+}
 
-fn key(i: u64) -> Vec<u8> {
-    kvlab_store::ycsb_key(i)
+/// The user key of record `i` (precomputed: key formatting is not what is measured).
+fn key(i: u64) -> &'static [u8] {
+    &all_keys().0[i as usize]
+}
+
+/// The engine key the cluster stores record `i` under (`z` + user key), for the direct engine.
+fn kvlab_key(i: u64) -> &'static [u8] {
+    &all_keys().1[i as usize]
+}
+
+/// Every record's user key and engine key.
+type KeySet = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+fn all_keys() -> &'static KeySet {
+    static KEYS_: OnceLock<KeySet> = OnceLock::new();
+    KEYS_.get_or_init(|| {
+        let user: Vec<Vec<u8>> = (0..KEYS).map(kvlab_store::ycsb_key).collect();
+        let engine = user.iter().map(|k| [b"z".as_slice(), k].concat()).collect();
+        (user, engine)
+    })
 }
 
 fn window() -> Duration {
@@ -35,20 +66,26 @@ fn window() -> Duration {
     Duration::from_secs_f64(secs)
 }
 
-/// Runs `op` on `threads` threads for the window; returns ops/s.
-fn measure(
-    threads: usize,
-    op: impl Fn(usize, &mut ChaCha8Rng) -> bool + Send + Sync + 'static,
-) -> f64 {
-    let op = Arc::new(op);
+/// One benchmark operation: called on client thread `t` with that thread's seeded RNG;
+/// returns whether it succeeded (only successes are counted).
+type Op = Arc<dyn Fn(usize, &mut ChaCha8Rng) -> bool + Send + Sync>;
+
+/// Each case and its baseline run in this many alternating slices of the window, so machine
+/// noise (this shared 2-core machine's speed drifts by tens of percent over seconds) hits
+/// both alike and the ratio stays meaningful.
+const SLICES: u64 = 4;
+
+/// Runs `op` on `threads` threads named `tag-N` for `dur`; returns the successes and the time
+/// taken.
+fn run_for(tag: &str, threads: usize, op: &Op, dur: Duration, seed: u64) -> (u64, Duration) {
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let (op, stop, count) = (op.clone(), stop.clone(), count.clone());
-            std::thread::spawn(move || {
-                let mut rng = ChaCha8Rng::seed_from_u64(t as u64 + 1);
+            std::thread::Builder::new().name(format!("{tag}-{t}")).spawn(move || {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed * 1000 + t as u64 + 1);
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     if op(t, &mut rng) {
@@ -58,13 +95,52 @@ fn measure(
                 count.fetch_add(n, Ordering::Relaxed);
             })
         })
-        .collect();
-    std::thread::sleep(window());
+        .collect::<std::io::Result<_>>()
+        .expect("spawn a benchmark thread");
+    std::thread::sleep(dur);
     stop.store(true, Ordering::Relaxed);
     for h in handles {
         let _ = h.join();
     }
-    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    (count.load(Ordering::Relaxed), start.elapsed())
+}
+
+/// Runs `op` on `threads` threads for the window; returns ops/s.
+fn measure(threads: usize, op: Op) -> f64 {
+    let (n, took) = run_for("case", threads, &op, window(), 0);
+    n as f64 / took.as_secs_f64()
+}
+
+/// The ops/s of `base` and of `case`, each on `threads` threads, measured in alternating
+/// slices that together take twice the window.
+fn paired(threads: usize, base: &Op, case: &Op) -> (f64, f64) {
+    let slice = window() / SLICES as u32;
+    let (mut nb, mut tb, mut nc, mut tc) = (0, Duration::ZERO, 0, Duration::ZERO);
+    for i in 0..SLICES {
+        let (n, t) = run_for("base", threads, base, slice, i);
+        (nb, tb) = (nb + n, tb + t);
+        let (n, t) = run_for("case", threads, case, slice, i);
+        (nc, tc) = (nc + n, tc + t);
+    }
+    (nb as f64 / tb.as_secs_f64(), nc as f64 / tc.as_secs_f64())
+}
+
+/// Prints one result row.
+fn row(name: &str, ops: f64, base: Option<f64>) {
+    match base {
+        Some(b) => println!("{name:<38} {ops:>10.0} {b:>10.0} {:>6.2}", ops / b),
+        None => println!("{name:<38} {ops:>10.0} {:>10} {:>6}", "-", "-"),
+    }
+}
+
+/// Whether the case named `name` runs (`KVLAB_BENCH_ONLY`, see the module docs).
+fn selected(name: &str) -> bool {
+    match std::env::var("KVLAB_BENCH_ONLY") {
+        Ok(only) if !only.trim().is_empty() => {
+            only.split(',').map(str::trim).any(|w| !w.is_empty() && name.contains(w))
+        }
+        _ => true,
+    }
 }
 
 fn cluster_config(dir: &std::path::Path, sync: bool) -> ClusterConfig {
@@ -87,60 +163,62 @@ fn main() -> kvlab_store::Result<()> {
     }
     let value = vec![b'x'; VALUE];
     println!(
-        "kvlab-store replicated benchmark: {KEYS} keys, {VALUE}-byte values, window {:?}",
-        window()
+        "kvlab-store replicated benchmark: {KEYS} keys, {VALUE}-byte values, window {:?}, \
+         pipelined reads {} per client thread",
+        window(),
+        pipeline_window()
     );
+    println!("{:<38} {:>10} {:>10} {:>6}", "case", "ops/s", "base ops/s", "ratio");
 
-    // Direct engine.
+    // The baselines: the engine called directly, by 8 threads, on the same keys.
     let dir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
     let direct: Arc<dyn Engine> =
         Arc::new(RocksEngine::open(dir.path(), &RocksOptions::default())?);
     for i in 0..KEYS {
-        direct.put(&kvlab_key(i), &value)?;
+        direct.put(kvlab_key(i), &value)?;
     }
     let e = direct.clone();
-    let direct_reads = measure(8, move |_, rng| {
-        e.get(&kvlab_key(rng.gen_range(0..KEYS))).map(|v| v.is_some()).unwrap_or(false)
+    let direct_get: Op = Arc::new(move |_, rng| {
+        e.get(kvlab_key(rng.gen_range(0..KEYS))).map(|v| v.is_some()).unwrap_or(false)
     });
     let e = direct.clone();
     let v = value.clone();
-    let direct_writes =
-        measure(8, move |_, rng| e.put(&kvlab_key(rng.gen_range(0..KEYS)), &v).is_ok());
-    drop(direct);
-
-    println!("{:<34} {:>10} {:>7}", "case", "ops/s", "ratio");
-    println!("{:<34} {:>10.0} {:>7}", "direct engine get (8 thr)", direct_reads, "1.00");
+    let direct_put: Op =
+        Arc::new(move |_, rng| e.put(kvlab_key(rng.gen_range(0..KEYS)), &v).is_ok());
 
     // Reads through the cluster: with a 2-thread read pool per node, then inline (pool = 0).
     let cdir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
     let cluster = Arc::new(Cluster::start(cluster_config(cdir.path(), false))?);
     load(&cluster, &value)?;
-    read_suite(&cluster, direct_reads, "pool=2")?;
+    read_suite(&cluster, &direct_get, "pool=2")?;
     let idir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
     let inline = Arc::new(Cluster::start(ClusterConfig {
         read_pool_threads: 0,
         ..cluster_config(idir.path(), false)
     })?);
     load(&inline, &value)?;
-    read_suite(&inline, direct_reads, "inline")?;
+    read_suite(&inline, &direct_get, "inline")?;
     drop(inline);
 
-    println!("{:<34} {:>10.0} {:>7}", "direct engine put (8 thr)", direct_writes, "1.00");
-    let clients: Arc<Vec<_>> = Arc::new(
-        (0..8)
-            .map(|t| {
-                parking_lot::Mutex::new(
-                    cluster.client(ClientConfig { seed: 200 + t, ..ClientConfig::default() }),
-                )
-            })
-            .collect(),
-    );
-    let v = value.clone();
-    let writes =
-        measure(8, move |t, rng| clients[t].lock().put(&key(rng.gen_range(0..KEYS)), &v).is_ok());
-    let ratio = writes / direct_writes;
-    println!("{:<34} {writes:>10.0} {ratio:>7.2}", "store put, 3 replicas (8 thr)");
+    let name = "store put, 3 replicas (8 thr)";
+    if selected(name) {
+        let clients: Arc<Vec<_>> = Arc::new(
+            (0..8)
+                .map(|t| {
+                    parking_lot::Mutex::new(
+                        cluster.client(ClientConfig { seed: 200 + t, ..ClientConfig::default() }),
+                    )
+                })
+                .collect(),
+        );
+        let v = value.clone();
+        let put: Op =
+            Arc::new(move |t, rng| clients[t].lock().put(key(rng.gen_range(0..KEYS)), &v).is_ok());
+        let (base, ops) = paired(8, &direct_put, &put);
+        row(name, ops, Some(base));
+    }
     drop(cluster);
+    drop(direct);
 
     // Group commit with a syncing engine: raft log in the data engine, then in its own engine.
     // The default adaptive group-commit delay (`store.commit_delay_us=auto`), then none, then
@@ -165,6 +243,11 @@ fn group_commit(
     delay: Option<Duration>,
     value: &[u8],
 ) -> kvlab_store::Result<()> {
+    let delay_name = delay.map_or("auto".to_string(), |d| format!("{}us", d.as_micros()));
+    let name = format!("put fsync {raft_log:?} +{delay_name} (16 thr)");
+    if !selected(&name) {
+        return Ok(());
+    }
     let sdir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
     let cfg = ClusterConfig {
         regions: 1,
@@ -190,18 +273,19 @@ fn group_commit(
     let v = value.to_vec();
     let acked = Arc::new(AtomicU64::new(0));
     let a = acked.clone();
-    let ops = measure(16, move |t, rng| {
-        let ok = clients[t].lock().put(&key(rng.gen_range(0..KEYS)), &v).is_ok();
-        if ok {
-            a.fetch_add(1, Ordering::Relaxed);
-        }
-        ok
-    });
+    let ops = measure(
+        16,
+        Arc::new(move |t, rng| {
+            let ok = clients[t].lock().put(key(rng.gen_range(0..KEYS)), &v).is_ok();
+            if ok {
+                a.fetch_add(1, Ordering::Relaxed);
+            }
+            ok
+        }),
+    );
     let fsyncs = log_writes(&cluster).saturating_sub(before).max(1);
     let per_fsync = acked.load(Ordering::Relaxed) as f64 / fsyncs as f64;
-    let delay = delay.map_or("auto".to_string(), |d| format!("{}us", d.as_micros()));
-    let name = format!("put fsync {raft_log:?} +{delay} (16 thr)");
-    println!("{name:<34} {ops:>10.0} {:>7}", "-");
+    row(&name, ops, None);
     println!("  writes per fsync on the leader: {per_fsync:.1}");
     Ok(())
 }
@@ -214,7 +298,7 @@ fn load(cluster: &Arc<Cluster>, value: &[u8]) -> kvlab_store::Result<()> {
             std::thread::spawn(move || -> kvlab_store::Result<()> {
                 let mut c = cluster.client(ClientConfig { seed: t, ..ClientConfig::default() });
                 for i in (t..KEYS).step_by(8) {
-                    c.put(&key(i), &value)?;
+                    c.put(key(i), &value)?;
                 }
                 Ok(())
             })
@@ -226,33 +310,44 @@ fn load(cluster: &Arc<Cluster>, value: &[u8]) -> kvlab_store::Result<()> {
     Ok(())
 }
 
-/// Measures 8-thread uniform gets under every policy.
-fn read_suite(cluster: &Arc<Cluster>, direct: f64, label: &str) -> kvlab_store::Result<()> {
-    for policy in ReadPolicy::ALL {
+/// Measures 8-thread uniform gets under every policy, each against direct engine gets: first
+/// blocking clients (one read in flight per thread), then pipelined ones (each thread keeps
+/// [`pipeline_window`] reads in flight with `submit_get`/`wait_get`).
+fn read_suite(cluster: &Arc<Cluster>, direct: &Op, label: &str) -> kvlab_store::Result<()> {
+    let depth = pipeline_window();
+    for (in_flight, policy) in
+        [1, depth].into_iter().flat_map(|d| ReadPolicy::ALL.into_iter().map(move |p| (d, p)))
+    {
+        let name = match in_flight {
+            1 => format!("store get {policy} {label} (8 thr)"),
+            d => format!("store get {policy} {label} (8 thr x {d})"),
+        };
+        if !selected(&name) {
+            continue;
+        }
         let clients: Vec<_> = (0..8)
             .map(|t| {
-                parking_lot::Mutex::new(cluster.client(ClientConfig {
+                let client = cluster.client(ClientConfig {
                     read_policy: policy,
                     replica_choice: ReplicaChoice::RoundRobin,
                     seed: 100 + t,
                     ..ClientConfig::default()
-                }))
+                });
+                parking_lot::Mutex::new((client, VecDeque::with_capacity(in_flight)))
             })
             .collect();
         let clients = Arc::new(clients);
-        let ops = measure(8, move |t, rng| {
-            let k = key(rng.gen_range(0..KEYS));
-            clients[t].lock().get(&k).map(|r| r.value.is_some()).unwrap_or(false)
+        let get: Op = Arc::new(move |t, rng| {
+            let (client, window) = &mut *clients[t].lock();
+            while window.len() < in_flight {
+                window.push_back(client.submit_get(key(rng.gen_range(0..KEYS))));
+            }
+            // Collect an answered read if there is one, else wait for the oldest.
+            let next = window.iter().position(PendingGet::is_answered).unwrap_or(0);
+            window.remove(next).is_some_and(|p| client.wait_get(p).is_ok_and(|r| r.value.is_some()))
         });
-        let name = format!("store get {policy} {label} (8 thr)");
-        println!("{name:<34} {ops:>10.0} {:>7.2}", ops / direct);
+        let (base, ops) = paired(8, direct, &get);
+        row(&name, ops, Some(base));
     }
     Ok(())
-}
-
-fn kvlab_key(i: u64) -> Vec<u8> {
-    // The cluster stores user key k as engine key "z" + k; the direct engine gets the same bytes.
-    let mut k = vec![b'z'];
-    k.extend_from_slice(&key(i));
-    k
 }

@@ -72,6 +72,35 @@ pub struct BatchGetResult {
     pub nodes: Vec<NodeId>,
 }
 
+/// A get in flight: sent by [`Client::submit_get`], answered by [`Client::wait_get`].
+#[derive(Debug)]
+#[must_use = "a pending get is answered only by Client::wait_get"]
+pub struct PendingGet(Pending);
+
+impl PendingGet {
+    /// Whether [`Client::wait_get`] would return at once (the first attempt answered or
+    /// failed): a pipelining caller collects these first.
+    pub fn is_answered(&self) -> bool {
+        match &self.0 {
+            Pending::Answered(_) | Pending::Sent { outcome: Err(_), .. } => true,
+            Pending::Sent { outcome: Ok(rx), .. } => rx.has_message() || rx.is_closed(),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Pending {
+    /// Answered at submission (served on the client's thread, or failed before sending).
+    Answered(Result<ReadResult>),
+    /// Sent to a node: the first attempt's outcome arrives on `outcome`.
+    Sent {
+        key: Vec<u8>,
+        deadline: Instant,
+        attempt_deadline: Instant,
+        outcome: Result<oneshot::Receiver<Result<ReadResponse>>>,
+    },
+}
+
 /// A blocking client (see the module docs).
 pub struct Client {
     cluster: Arc<ClusterInner>,
@@ -110,6 +139,20 @@ impl Client {
     ///
     /// `Timeout` when no replica answered within the timeout; engine errors.
     pub fn get(&mut self, key: &[u8]) -> Result<ReadResult> {
+        let pending = self.submit_get(key);
+        self.wait_get(pending)
+    }
+
+    /// Sends a get without waiting for its answer: a client thread may keep many reads in
+    /// flight (as a TiKV client multiplexes requests over one connection) and collect them with
+    /// [`Client::wait_get`], in any order. A node batches the reads that wait at the same time
+    /// into one ReadIndex round, so reads in flight raise throughput where a blocking client
+    /// is bound by the round's latency.
+    ///
+    /// Lease and stale reads that the client serves on its own thread (inline pools, no
+    /// emulated latency) are answered before this returns.
+    pub fn submit_get(&mut self, key: &[u8]) -> PendingGet {
+        let deadline = Instant::now() + self.config.timeout;
         let cluster = self.cluster.clone();
         let region = cluster.topology.locate(key);
         let policy = self.config.read_policy;
@@ -122,11 +165,33 @@ impl Client {
                     if policy == ReadPolicy::Lease {
                         self.leaders.insert(region.id, resp.node);
                     }
-                    return Ok(to_read_result(resp));
+                    return PendingGet(Pending::Answered(Ok(to_read_result(resp))));
                 }
             }
         }
-        let resp = self.read_region(region, ReadOp::Get(key.to_vec()), None)?;
+        let (outcome, attempt_deadline) =
+            self.send_read(region, ReadOp::Get(key.to_vec()), None, 0, deadline);
+        PendingGet(Pending::Sent { key: key.to_vec(), deadline, attempt_deadline, outcome })
+    }
+
+    /// Waits for the answer to a get sent by [`Client::submit_get`], retrying it like
+    /// [`Client::get`] (within the same overall timeout) if its first attempt failed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::get`].
+    pub fn wait_get(&mut self, pending: PendingGet) -> Result<ReadResult> {
+        let (key, deadline, attempt_deadline, outcome) = match pending.0 {
+            Pending::Answered(result) => return result,
+            Pending::Sent { key, deadline, attempt_deadline, outcome } => {
+                (key, deadline, attempt_deadline, outcome)
+            }
+        };
+        let first = outcome.and_then(|rx| wait(&rx, attempt_deadline));
+        let cluster = self.cluster.clone();
+        let region = cluster.topology.locate(&key);
+        let op = ReadOp::Get(key);
+        let resp = self.read_retrying(region, &op, None, deadline, 1, Some(first))?;
         Ok(to_read_result(resp))
     }
 
@@ -280,37 +345,68 @@ impl Client {
         fixed: Option<NodeId>,
     ) -> Result<ReadResponse> {
         let deadline = Instant::now() + self.config.timeout;
-        let mut attempt = 0u32;
+        self.read_retrying(region, &op, fixed, deadline, 0, None)
+    }
+
+    /// Sends one attempt of a read; returns where its answer will arrive (or why it could not
+    /// be sent) and the attempt's deadline.
+    fn send_read(
+        &mut self,
+        region: &Region,
+        op: ReadOp,
+        fixed: Option<NodeId>,
+        attempt: u32,
+        deadline: Instant,
+    ) -> (Result<oneshot::Receiver<Result<ReadResponse>>>, Instant) {
+        let policy = self.config.read_policy;
+        let node = fixed.unwrap_or_else(|| self.pick(region, attempt));
+        let attempt_deadline = deadline.min(Instant::now() + self.attempt_timeout());
+        let (tx, rx) = oneshot::channel();
+        let task = ReadTask {
+            region: region.id,
+            op,
+            policy,
+            max_staleness: self.config.max_staleness,
+            deadline: attempt_deadline,
+            ready: false,
+            fell_back: false,
+            reply: tx,
+        };
+        let msg = match policy {
+            ReadPolicy::Lease | ReadPolicy::Stale => Inbound::Pool(task),
+            _ => Inbound::Raft(NodeMsg::Read(task)),
+        };
+        let sent = self.cluster.transport.send_request(self.config.zone, node, msg);
+        (sent.map(|()| rx), attempt_deadline)
+    }
+
+    /// The read retry loop (see the module docs). `first` is the outcome of an attempt
+    /// already made, `attempt` the number of attempts made so far.
+    fn read_retrying(
+        &mut self,
+        region: &Region,
+        op: &ReadOp,
+        fixed: Option<NodeId>,
+        deadline: Instant,
+        mut attempt: u32,
+        mut first: Option<Result<ReadResponse>>,
+    ) -> Result<ReadResponse> {
         let mut backoff = Duration::from_millis(1);
         let policy = self.config.read_policy;
         loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Timeout(format!("read in region {} ({policy})", region.id)));
-            }
-            let node = fixed.unwrap_or_else(|| self.pick(region, attempt));
-            let attempt_deadline = deadline.min(now + self.attempt_timeout());
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            let task = ReadTask {
-                region: region.id,
-                op: op.clone(),
-                policy,
-                max_staleness: self.config.max_staleness,
-                deadline: attempt_deadline,
-                ready: false,
-                fell_back: false,
-                reply: tx,
+            let result = match first.take() {
+                Some(outcome) => outcome,
+                None => {
+                    if Instant::now() >= deadline {
+                        let region = region.id;
+                        return Err(Error::Timeout(format!("read in region {region} ({policy})")));
+                    }
+                    let (rx, attempt_deadline) =
+                        self.send_read(region, op.clone(), fixed, attempt, deadline);
+                    attempt += 1;
+                    rx.and_then(|rx| wait(&rx, attempt_deadline))
+                }
             };
-            let msg = match policy {
-                ReadPolicy::Lease | ReadPolicy::Stale => Inbound::Pool(task),
-                _ => Inbound::Raft(NodeMsg::Read(task)),
-            };
-            let result = self
-                .cluster
-                .transport
-                .send_request(self.config.zone, node, msg)
-                .and_then(|()| wait(&rx, attempt_deadline));
-            attempt += 1;
             match result {
                 Ok(resp) => {
                     self.wait_reply_latency(resp.node, resp.sent_at);
@@ -338,7 +434,7 @@ impl Client {
             }
             let node = self.leader_guess(region);
             let attempt_deadline = deadline.min(now + self.attempt_timeout());
-            let (tx, rx) = crossbeam_channel::bounded(1);
+            let (tx, rx) = oneshot::channel();
             let task = ProposeTask {
                 region: region.id,
                 batch: batch.clone(),
@@ -408,7 +504,7 @@ impl Client {
     }
 }
 
-fn wait<T>(rx: &crossbeam_channel::Receiver<Result<T>>, deadline: Instant) -> Result<T> {
+fn wait<T>(rx: &oneshot::Receiver<Result<T>>, deadline: Instant) -> Result<T> {
     let timeout = deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(5);
     match rx.recv_timeout(timeout) {
         Ok(r) => r,

@@ -16,7 +16,7 @@ mod raftstore;
 mod topology;
 mod transport;
 
-pub use client::{BatchGetResult, Client, ReadResult, ScanResult, WriteResult};
+pub use client::{BatchGetResult, Client, PendingGet, ReadResult, ScanResult, WriteResult};
 pub use cluster::Cluster;
 pub use config::{
     ClientConfig, ClusterConfig, Failpoints, LatencyModel, RaftLogStore, ReadPolicy, ReplicaChoice,

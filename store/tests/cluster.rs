@@ -500,3 +500,47 @@ fn l_inline_lease_and_stale_reads_serve_on_the_client_thread() -> Result<()> {
     cluster.heal();
     Ok(())
 }
+
+// Pipelined gets (`submit_get`/`wait_get`): a client thread keeps many reads in flight under
+// every policy; each answer is its own key's value whatever order they are collected in, the
+// node batches the reads waiting together into shared ReadIndex rounds, and a read in flight
+// to a leader that stops is retried elsewhere within its timeout.
+#[test]
+fn m_pipelined_gets_share_rounds_and_survive_a_stopped_leader() -> Result<()> {
+    let cluster = Cluster::start(ClusterConfig::default())?;
+    let mut w = client(&cluster, ReadPolicy::Leader, 1);
+    for i in 0..64 {
+        w.put(&key(i), format!("v{i}").as_bytes())?;
+    }
+    let rounds = |c: &Cluster| c.metrics().iter().map(|n| n.readindex_rounds).sum::<u64>();
+    for (n, policy) in ReadPolicy::ALL.into_iter().enumerate() {
+        let mut c = client(&cluster, policy, 20 + n as u64);
+        let before = rounds(&cluster);
+        let pending: Vec<_> = (0..64).map(|i| (i, c.submit_get(&key(i)))).collect();
+        // Collect in reverse order: answers are matched to their own requests.
+        for (i, p) in pending.into_iter().rev() {
+            let r = c.wait_get(p)?;
+            if policy == ReadPolicy::Stale && r.value.is_none() {
+                continue; // a follower that has not applied the load yet
+            }
+            assert_eq!(r.value, Some(format!("v{i}").into_bytes()), "{policy} key {i}");
+        }
+        if policy == ReadPolicy::Leader {
+            let used = rounds(&cluster) - before;
+            assert!(used < 64, "64 leader reads in flight took {used} ReadIndex rounds");
+        }
+    }
+    // Reads in flight to a leader that stops before answering are retried at the new one.
+    let k = key(5);
+    let old = cluster.leader_of(cluster.topology().locate(&k).id).unwrap();
+    let mut c = client(&cluster, ReadPolicy::Leader, 40);
+    cluster.pause_node(old)?;
+    let pending: Vec<_> = (0..8).map(|_| c.submit_get(&k)).collect();
+    cluster.stop_node(old)?;
+    for p in pending {
+        let r = c.wait_get(p)?;
+        assert_eq!(r.value, Some(b"v5".to_vec()));
+        assert_ne!(r.node, old);
+    }
+    Ok(())
+}

@@ -28,6 +28,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 pub use read_pool::{
     try_local_get, PoolContext, PoolHandle, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue,
+    Reply,
 };
 
 use crate::config::ClusterConfig;

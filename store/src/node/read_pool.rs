@@ -20,6 +20,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+/// Where one request's answer goes: a oneshot channel whose receiver parks at once (a
+/// crossbeam channel spins and yields first, which on a small machine steals the CPU from the
+/// threads that would produce the answer).
+pub type Reply<T> = oneshot::Sender<Result<T>>;
+
 use crate::config::ReadPolicy;
 use crate::engine::{Engine, KvPair, WriteBatch};
 use crate::error::{Error, Result};
@@ -91,7 +96,7 @@ pub struct ReadTask {
     /// Whether this read fell back (lease → ReadIndex, stale → follower read).
     pub fell_back: bool,
     /// Where the answer goes.
-    pub reply: Sender<Result<ReadResponse>>,
+    pub reply: Reply<ReadResponse>,
 }
 
 impl ReadTask {
@@ -111,7 +116,7 @@ pub struct ProposeTask {
     /// Give up after this instant.
     pub deadline: Instant,
     /// Answered with the serving node once applied at the leader.
-    pub reply: Sender<Result<NodeId>>,
+    pub reply: Reply<NodeId>,
 }
 
 /// How reads reach a node's pool: a queue served by pool threads, or, with

@@ -42,7 +42,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use raft::prelude::{Entry, EntryType, Message, Ready};
 use raft::{RawNode, ReadOnlyOption, StateRole};
 
@@ -51,7 +50,7 @@ use crate::engine::WriteBatch;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::metrics::NodeStats;
-use crate::node::{PoolHandle, ProposeTask, ReadTask};
+use crate::node::{PoolHandle, ProposeTask, ReadTask, Reply};
 use crate::raftstore::{Clock, PeerShared, PeerStorage, WriteTask};
 use crate::topology::{Index, NodeId, Region};
 use crate::transport::{RaftEnvelope, Transport};
@@ -73,7 +72,7 @@ pub struct PeerContext<'a> {
 struct Proposal {
     index: Index,
     term: u64,
-    reply: Sender<Result<NodeId>>,
+    reply: Reply<NodeId>,
 }
 
 struct PendingRead {
@@ -96,7 +95,7 @@ pub struct Peer {
     waiting_apply: Vec<(Index, ReadTask)>,
     fresh: VecDeque<(Index, u64)>,
     applied_pending: Option<(Index, u64)>,
-    done: Vec<(Sender<Result<NodeId>>, Result<NodeId>)>,
+    done: Vec<(Reply<NodeId>, Result<NodeId>)>,
     read_states: Vec<raft::ReadState>,
     next_ctx: u64,
     was_leader: bool,
