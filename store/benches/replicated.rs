@@ -3,8 +3,8 @@
 //! * reads: 8 client threads, uniform gets over preloaded keys, per read policy, against 8
 //!   threads calling `RocksEngine::get` on an engine holding the same keys; first blocking
 //!   clients (one read in flight per thread: the ReadIndex round's latency bounds them), then
-//!   pipelined ones (`KVLAB_BENCH_WINDOW` reads in flight per thread, default 32, as a TiKV
-//!   client multiplexes requests; this measures the store's read capacity);
+//!   pipelined ones (`KVLAB_BENCH_WINDOW` reads in flight per thread, default 128, as a TiKV
+//!   client batches requests; this measures the store's read capacity);
 //! * writes: 8 client threads of puts on a 3-replica cluster against 8 threads of direct puts;
 //!
 //! Each case and its baseline run in alternating slices of the window, so the ratio compares
@@ -34,9 +34,19 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const KEYS: u64 = 10_000;
 const VALUE: usize = 100;
-/// Reads each client thread keeps in flight in the pipelined read cases (`KVLAB_BENCH_WINDOW`).
-fn pipeline_window() -> usize {
-    std::env::var("KVLAB_BENCH_WINDOW").ok().and_then(|s| s.parse().ok()).unwrap_or(32).max(1)
+/// Reads each client thread keeps in flight in the pipelined read cases
+/// (`KVLAB_BENCH_WINDOW`, a comma-separated list). The default, 128, is the TiKV client's
+/// default batch size (`tikv-client.max-batch-size`): 8 such threads keep 1,024 reads in
+/// flight, about what TiDB's default limit of 1,000 concurrent sessions can issue.
+fn pipeline_windows() -> Vec<usize> {
+    let list = std::env::var("KVLAB_BENCH_WINDOW").unwrap_or_else(|_| "128".into());
+    let windows: Vec<usize> =
+        list.split(',').filter_map(|w| w.trim().parse().ok()).filter(|&w| w > 0).collect();
+    if windows.is_empty() {
+        vec![128]
+    } else {
+        windows
+    }
 }
 
 /// The user key of record `i` (precomputed: key formatting is not what is measured).
@@ -73,7 +83,7 @@ type Op = Arc<dyn Fn(usize, &mut ChaCha8Rng) -> bool + Send + Sync>;
 /// Each case and its baseline run in this many alternating slices of the window, so machine
 /// noise (this shared 2-core machine's speed drifts by tens of percent over seconds) hits
 /// both alike and the ratio stays meaningful.
-const SLICES: u64 = 4;
+const SLICES: u64 = 8;
 
 /// Runs `op` on `threads` threads named `tag-N` for `dur`; returns the successes and the time
 /// taken.
@@ -164,9 +174,9 @@ fn main() -> kvlab_store::Result<()> {
     let value = vec![b'x'; VALUE];
     println!(
         "kvlab-store replicated benchmark: {KEYS} keys, {VALUE}-byte values, window {:?}, \
-         pipelined reads {} per client thread",
+         pipelined reads {:?} per client thread",
         window(),
-        pipeline_window()
+        pipeline_windows()
     );
     println!("{:<38} {:>10} {:>10} {:>6}", "case", "ops/s", "base ops/s", "ratio");
 
@@ -312,11 +322,10 @@ fn load(cluster: &Arc<Cluster>, value: &[u8]) -> kvlab_store::Result<()> {
 
 /// Measures 8-thread uniform gets under every policy, each against direct engine gets: first
 /// blocking clients (one read in flight per thread), then pipelined ones (each thread keeps
-/// [`pipeline_window`] reads in flight with `submit_get`/`wait_get`).
+/// [`pipeline_windows`] reads in flight with `submit_get`/`wait_get`).
 fn read_suite(cluster: &Arc<Cluster>, direct: &Op, label: &str) -> kvlab_store::Result<()> {
-    let depth = pipeline_window();
-    for (in_flight, policy) in
-        [1, depth].into_iter().flat_map(|d| ReadPolicy::ALL.into_iter().map(move |p| (d, p)))
+    let depths = std::iter::once(1).chain(pipeline_windows());
+    for (in_flight, policy) in depths.flat_map(|d| ReadPolicy::ALL.into_iter().map(move |p| (d, p)))
     {
         let name = match in_flight {
             1 => format!("store get {policy} {label} (8 thr)"),

@@ -17,7 +17,7 @@ use crate::topology::{Index, Region, RegionId};
 
 /// Prefix of every data key.
 pub const DATA_PREFIX: u8 = b'z';
-const RAFT_PREFIX: u8 = 0x01;
+const RAFT_PREFIX: u8 = crate::engine::RAFT_KEY_PREFIX;
 const LOG_SUFFIX: u8 = 0x01;
 const HARD_STATE_SUFFIX: u8 = 0x02;
 const APPLY_STATE_SUFFIX: u8 = 0x03;

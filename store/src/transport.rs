@@ -264,12 +264,12 @@ impl ChannelTransport {
     ///
     /// `Unavailable` when the node is down (known at once, as a refused connection would be).
     pub fn send_request(self: &Arc<Self>, zone: ZoneId, node: NodeId, msg: Inbound) -> Result<()> {
-        if !self.endpoints.read().contains_key(&node) {
-            return Err(Error::Unavailable(format!("node {node} is down")));
-        }
         let delay = self.latency(zone, self.zone_of(node));
         if delay.is_zero() || self.timer.lock().is_none() {
             return self.deliver_to(node, msg);
+        }
+        if !self.endpoints.read().contains_key(&node) {
+            return Err(Error::Unavailable(format!("node {node} is down")));
         }
         let this = self.clone();
         self.schedule(
@@ -295,7 +295,7 @@ impl ChannelTransport {
             Box::new(move || {
                 if this.link_up(env.from, env.to) {
                     let to = env.to;
-                    let _ = this.deliver_to(to, Inbound::Raft(NodeMsg::Raft(env)));
+                    let _ = this.deliver_to(to, Inbound::Raft(NodeMsg::Raft(Box::new(env))));
                 }
             }),
         );

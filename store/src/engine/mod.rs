@@ -27,6 +27,13 @@ pub use rocks::RocksEngine;
 
 use crate::error::Result;
 
+/// First byte of the key space reserved for the replicated store's Raft state (log entries,
+/// hard and apply states). An engine may keep these keys apart from the rest: the RocksDB
+/// engine puts them in their own column family, so the log's churn never shares a memtable
+/// with user data (every read of user data would otherwise pay for it in the memtable's skip
+/// list). Ordering, atomic batches and snapshots span both.
+pub const RAFT_KEY_PREFIX: u8 = 0x01;
+
 /// A key and its value, as returned by scans.
 pub type KvPair = (Vec<u8>, Vec<u8>);
 

@@ -42,8 +42,9 @@ use crate::transport::{ChannelTransport, ChannelTransportHandle, Endpoint, RaftE
 /// A message for a node's Raft thread.
 #[derive(Debug)]
 pub enum NodeMsg {
-    /// A Raft message from another node.
-    Raft(RaftEnvelope),
+    /// A Raft message from another node (boxed: a raft-rs `Message` is large, and every
+    /// message in the inbox, reads and writes included, would otherwise be as large).
+    Raft(Box<RaftEnvelope>),
     /// A client write.
     Propose(ProposeTask),
     /// A read that needs a ReadIndex round.
@@ -316,7 +317,7 @@ impl RaftLoop {
         match msg {
             NodeMsg::Raft(env) => {
                 NodeStats::add(&self.stats.msgs_recv, 1);
-                peer.step(env, &ctx);
+                peer.step(*env, &ctx);
             }
             NodeMsg::Propose(t) => peer.propose(t, &ctx),
             NodeMsg::Read(t) => peer.read(t, &ctx),
@@ -417,7 +418,7 @@ fn step_early_acks(
             {
                 NodeStats::add(&ctx.stats.msgs_recv, 1);
                 if let Some(peer) = peers.get_mut(&env.region) {
-                    peer.step(env, ctx);
+                    peer.step(*env, ctx);
                 }
             }
             other => stash.push(other),
