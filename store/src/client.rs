@@ -116,7 +116,8 @@ pub struct Client {
     config: ClientConfig,
     leaders: HashMap<RegionId, NodeId>,
     /// Inline pools this client serves lease and stale gets from (see
-    /// [`ChannelTransport::instant_inline_pool`]); refreshed when a node stops or restarts.
+    /// [`crate::transport::ChannelTransport::instant_inline_pool`]); refreshed when a node
+    /// stops or restarts.
     inline_pools: HashMap<NodeId, Arc<PoolContext>>,
     rr: usize,
     rng: ChaCha8Rng,

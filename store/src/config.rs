@@ -122,7 +122,8 @@ impl FromStr for ReplicaChoice {
 /// Where a node keeps its Raft log and hard state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RaftLogStore {
-    /// In the data engine under the reserved `0x01` key prefix (one write per Ready).
+    /// In the data engine under the reserved `0x01` key prefix (one write per Ready; RocksDB
+    /// keeps that key space in a column family of its own, sharing the write-ahead log).
     SameEngine,
     /// In a second engine instance of the same kind (TiKV's raft-engine split). The data engine
     /// then never syncs: the log is the durable record, and the data engine is flushed before

@@ -130,6 +130,9 @@ impl RocksEngine {
         let mut db_options = Options::default();
         db_options.create_if_missing(true);
         db_options.create_missing_column_families(true);
+        // Without a WAL, only an atomic flush keeps the two families consistent on a crash (a
+        // persisted apply state must never run ahead of the data it applied).
+        db_options.set_atomic_flush(true);
         db_options.set_block_based_table_factory(&table);
         db_options.set_write_buffer_size((options.write_buffer_mb as usize) << 20);
         db_options.set_max_background_jobs(options.max_background_jobs as i32);
@@ -164,6 +167,17 @@ impl RocksEngine {
                 dir.display()
             )));
         }
+        let mut legacy = db.iterator(IteratorMode::From(&[RAFT_KEY_PREFIX], Direction::Forward));
+        if let Some(Ok((key, _))) = legacy.next() {
+            if is_raft_key(&key) {
+                return Err(Error::Engine(format!(
+                    "RocksDB in {} keeps raft keys in its default column family: it was written \
+                     by an older kvlab (they now live in the `raft` family); use a new directory",
+                    dir.display()
+                )));
+            }
+        }
+        drop(legacy);
         let mut write_options = WriteOptions::default();
         write_options.set_sync(options.sync);
         write_options.disable_wal(options.disable_wal);
@@ -318,8 +332,14 @@ impl Engine for RocksEngine {
     fn flush(&self) -> Result<()> {
         if self.options.disable_wal {
             // Without a WAL only a memtable flush makes writes durable.
-            self.db.flush()?;
-            self.db.flush_cf(self.raft_cf()?)?;
+            let default = self.db.cf_handle(rocksdb::DEFAULT_COLUMN_FAMILY_NAME);
+            match default {
+                Some(default) => self.db.flush_cfs_opt(
+                    &[default, self.raft_cf()?],
+                    &rocksdb::FlushOptions::default(),
+                )?,
+                None => self.db.flush()?,
+            }
         } else {
             self.db.flush_wal(true)?;
         }
@@ -438,6 +458,39 @@ mod family_tests {
         assert_eq!(snap.iter(&KeyRange::all()).count(), 3);
         drop(snap);
         assert_eq!(e.scan(&KeyRange::all(), 10)?.len(), 2);
+        Ok(())
+    }
+
+    // A directory written before the split (raft keys in the default family) is refused with
+    // a clear error instead of being read as an empty raft state.
+    #[test]
+    fn a_pre_split_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut opts = Options::default();
+            opts.create_if_missing(true);
+            let db = DB::open(&opts, dir.path()).unwrap();
+            db.put([RAFT_KEY_PREFIX, 0, 2], b"hard state").unwrap();
+        }
+        let err = RocksEngine::open(dir.path(), &RocksOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("older kvlab"), "{err}");
+    }
+
+    // Without a WAL, flush persists both families together.
+    #[test]
+    fn flush_without_wal_persists_both_families() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let options = RocksOptions { disable_wal: true, ..RocksOptions::default() };
+        {
+            let e = RocksEngine::open(dir.path(), &options)?;
+            let mut batch = WriteBatch::new();
+            batch.put(vec![RAFT_KEY_PREFIX, 9], b"applied").put(b"z9".to_vec(), b"data");
+            e.write(batch)?;
+            e.flush()?;
+        }
+        let e = RocksEngine::open(dir.path(), &options)?;
+        assert_eq!(e.get(&[RAFT_KEY_PREFIX, 9])?, Some(b"applied".to_vec()));
+        assert_eq!(e.get(b"z9")?, Some(b"data".to_vec()));
         Ok(())
     }
 }
