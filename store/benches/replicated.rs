@@ -23,8 +23,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use kvlab_store::{
-    ClientConfig, Cluster, ClusterConfig, Engine, EngineKind, PendingGet, RaftLogStore, ReadPolicy,
-    ReplicaChoice, RocksEngine, RocksOptions,
+    Client, ClientConfig, Cluster, ClusterConfig, Engine, EngineKind, PendingGet, RaftLogStore,
+    ReadPolicy, ReplicaChoice, RocksEngine, RocksOptions,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -212,15 +212,7 @@ fn main() -> kvlab_store::Result<()> {
 
     let name = "store put, 3 replicas (8 thr)";
     if selected(name) {
-        let clients: Arc<Vec<_>> = Arc::new(
-            (0..8)
-                .map(|t| {
-                    parking_lot::Mutex::new(
-                        cluster.client(ClientConfig { seed: 200 + t, ..ClientConfig::default() }),
-                    )
-                })
-                .collect(),
-        );
+        let clients = writers(&cluster, 8, 200);
         let v = value.clone();
         let put: Op =
             Arc::new(move |t, rng| clients[t].lock().put(key(rng.gen_range(0..KEYS)), &v).is_ok());
@@ -271,15 +263,7 @@ fn group_commit(
         c.metrics().iter().find(|m| m.node == leader).map(|m| m.log_writes).unwrap_or(0)
     };
     let before = log_writes(&cluster);
-    let clients: Arc<Vec<_>> = Arc::new(
-        (0..16)
-            .map(|t| {
-                parking_lot::Mutex::new(
-                    cluster.client(ClientConfig { seed: 300 + t, ..ClientConfig::default() }),
-                )
-            })
-            .collect(),
-    );
+    let clients = writers(&cluster, 16, 300);
     let v = value.to_vec();
     let acked = Arc::new(AtomicU64::new(0));
     let a = acked.clone();
@@ -298,6 +282,17 @@ fn group_commit(
     row(&name, ops, None);
     println!("  writes per fsync on the leader: {per_fsync:.1}");
     Ok(())
+}
+
+/// `n` clients with default settings and seeds `seed..seed + n`, one per benchmark thread.
+fn writers(cluster: &Cluster, n: u64, seed: u64) -> Arc<Vec<parking_lot::Mutex<Client>>> {
+    let clients = (0..n)
+        .map(|t| {
+            let config = ClientConfig { seed: seed + t, ..ClientConfig::default() };
+            parking_lot::Mutex::new(cluster.client(config))
+        })
+        .collect();
+    Arc::new(clients)
 }
 
 /// Loads every key through the cluster with 8 writer threads.
