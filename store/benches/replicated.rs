@@ -6,14 +6,16 @@
 //!   pipelined ones (`KVLAB_BENCH_WINDOW` reads in flight per thread, default 128, as a TiKV
 //!   client batches requests; this measures the store's read capacity);
 //! * writes: 8 client threads of puts on a 3-replica cluster against 8 threads of direct puts;
-//!
-//! Each case and its baseline run in alternating slices of the window, so the ratio compares
-//! them under the same machine conditions.
 //! * group commit: 16 writers on a cluster whose RocksDB fsyncs every write batch; reports the
 //!   writes acknowledged per fsync on the leader.
 //!
+//! Each read and write case runs in alternating slices with its baseline, so the ratio compares
+//! them under the same machine conditions (this machine's speed drifts within seconds). Keys
+//! are precomputed for both sides.
+//!
 //! Run: `cargo bench --workspace --bench replicated` (set `KVLAB_BENCH_SECS` to change the
-//! 2-second measurement window; `KVLAB_BENCH_ONLY=leader,fsync` runs only the cases whose name
+//! 2-second measurement window, `KVLAB_BENCH_WINDOW=32,128` the reads in flight;
+//! `KVLAB_BENCH_ONLY=leader,fsync` runs only the cases whose name
 //! contains one of the comma-separated words). Output is a table of ops/s, the baseline's ops/s
 //! and their ratio.
 

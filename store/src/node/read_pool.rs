@@ -20,11 +20,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-/// Where one request's answer goes: a oneshot channel whose receiver parks at once (a
-/// crossbeam channel spins and yields first, which on a small machine steals the CPU from the
-/// threads that would produce the answer).
-pub type Reply<T> = oneshot::Sender<Result<T>>;
-
 use crate::config::ReadPolicy;
 use crate::engine::{Engine, KvPair, WriteBatch};
 use crate::error::{Error, Result};
@@ -33,6 +28,10 @@ use crate::metrics::NodeStats;
 use crate::node::NodeMsg;
 use crate::raftstore::{Clock, PeerShared, Staleness};
 use crate::topology::{NodeId, RegionId};
+
+/// Where one request's answer goes: a oneshot channel (one allocation, no queue). The waiting
+/// client chooses how to wait for it: a few yields, then parking (`client::wait`).
+pub type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// What a read asks for.
 #[derive(Clone, Debug)]
