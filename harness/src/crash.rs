@@ -128,7 +128,7 @@ pub fn child(dir: &Path, cycle: u64, sync: bool, threads: usize, keys: usize) ->
                 let mut n: u64 = 0;
                 while Instant::now() < until {
                     let seq = cycle << 32 | n;
-                    let key = if n % 2 == 0 {
+                    let key = if n.is_multiple_of(2) {
                         key_name(t, (n as usize / 2) % keys)
                     } else {
                         format!("crash-c{cycle:04}-t{t:02}-n{n:08}")
@@ -260,7 +260,7 @@ fn verify(
             .as_deref()
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| u64::from_str_radix(v, 16).ok());
-        if seq.map_or(true, |s| s < want) {
+        if seq.is_none_or(|s| s < want) {
             report.lost += 1;
             if report.examples.len() < 10 {
                 report.examples.push(format!(

@@ -38,12 +38,14 @@ pub fn run_once(
     let binding = binding::open(&settings)?;
     let mut warnings = Vec::new();
     let load = if mode == Mode::Load || binding.needs_load() {
-        Some(run_phase(Phase::Load, &settings, &workload, &*binding, stop, progress)?)
+        Some(run_phase(Phase::Load, &settings, &workload, &*binding, stop, progress, false)?)
     } else {
         None
     };
     let run = if mode == Mode::Run && !stop.is_stopped() {
-        Some(run_phase(Phase::Run, &settings, &workload, &*binding, stop, progress)?)
+        // The run's trace rows follow the load's, when this run loaded.
+        let append_trace = load.is_some();
+        Some(run_phase(Phase::Run, &settings, &workload, &*binding, stop, progress, append_trace)?)
     } else {
         None
     };

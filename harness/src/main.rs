@@ -171,7 +171,8 @@ struct RunArgs {
     /// Results directory (must be empty or absent); default results/<name>/<timestamp>/.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Write every operation as CSV to FILE (property trace).
+    /// Write every operation as CSV to FILE, the load's and the run's, each row naming its
+    /// phase (property trace).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Checking mode (property check=true): writes carry unique values, the trace records

@@ -117,6 +117,22 @@ impl NemesisSpec {
             }
         }
         faults.dedup();
+        let restarts = [FaultKind::Kill, FaultKind::MajorityDown];
+        if props.get("store.raft_log").map(str::trim) == Some("memory") {
+            let bad: Vec<&str> =
+                faults.iter().filter(|f| restarts.contains(f)).map(|f| f.as_str()).collect();
+            if !bad.is_empty() {
+                return Err(Error::setting(
+                    "nemesis",
+                    list,
+                    format!(
+                        "no {} with store.raft_log=memory: a node restarted without its log and \
+                         votes breaks Raft (list the other kinds instead)",
+                        bad.join(" or ")
+                    ),
+                ));
+            }
+        }
         let duration = |key: &str, default: Duration| -> Result<Duration> {
             match props.get(key) {
                 None => Ok(default),
@@ -331,6 +347,8 @@ mod tests {
         for (pairs, needle) in [
             (vec![("nemesis", "partition,meteor")], "meteor"),
             (vec![("nemesis", "kill"), ("nemesis.interval", "0s")], "nemesis.interval"),
+            (vec![("nemesis", "all"), ("store.raft_log", "memory")], "store.raft_log=memory"),
+            (vec![("nemesis", "pause,kill"), ("store.raft_log", "memory")], "no kill"),
             (
                 vec![("nemesis", "kill"), ("nemesis.interval", "1s"), ("nemesis.hold", "2s")],
                 "nemesis.hold",

@@ -161,6 +161,10 @@ impl ResultsWriter {
             "readindex_rounds",
             "msgs_sent",
             "msgs_recv",
+            "reads_lease_fallback",
+            "reads_stale_fallback",
+            "snapshots_sent",
+            "snapshots_applied",
             "leaders",
             "served",
         ]);
@@ -250,6 +254,10 @@ impl ResultsWriter {
                 node.readindex_rounds,
                 node.msgs_sent,
                 node.msgs_recv,
+                node.lease_fallbacks,
+                node.stale_fallbacks,
+                node.snapshots_sent,
+                node.snapshots_applied,
                 node.leaders,
             ] {
                 row.push(value.to_string());

@@ -9,6 +9,10 @@
 //! In the run phase a nemesis thread injects faults when one is configured, and in checking
 //! mode every written value is replaced by a unique tag (run nonce, thread, sequence number)
 //! so that each value a read returns names the write that produced it.
+//!
+//! With `trace` set both phases write their operations to the trace, each row naming its
+//! phase: `kvlab load` writes the load's inserts, and `kvlab run` on a store it loads first
+//! writes the load's rows, then the run's under the same header.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -90,6 +94,10 @@ impl StopFlag {
 
 /// Runs one phase.
 ///
+/// With `settings.trace` set, the phase's operations go to the trace: a new file with its
+/// header, or, when `append_trace` is set (an earlier phase of the same run wrote it: the run
+/// phase after a load), appended to it.
+///
 /// # Errors
 ///
 /// A binding that cannot give a client, or a trace file that cannot be written.
@@ -100,6 +108,7 @@ pub fn run_phase(
     binding: &dyn Binding,
     stop: &StopFlag,
     progress: &mut Progress,
+    append_trace: bool,
 ) -> Result<PhaseOutcome> {
     let threads = settings.threads;
     let clients = (0..threads).map(|t| binding.client(t)).collect::<Result<Vec<_>>>()?;
@@ -110,15 +119,15 @@ pub fn run_phase(
     // The collector drops whole one-second intervals, so the warm-up is rounded up to them.
     let warmup = INTERVAL * (warmup.as_nanos().div_ceil(INTERVAL.as_nanos()) as u32);
     let pace = settings.target.map(|t| Duration::from_secs_f64(threads as f64 / t));
-    let trace = match (phase, &settings.trace) {
-        (Phase::Run, Some(path)) => Some(path.clone()),
-        _ => None,
-    };
+    let trace = settings.trace.clone();
     let seed = workload.seed();
     if phase == Phase::Run {
         workload.start_clock();
     }
+    // Checking mode tags the run's writes; the load's records keep their values, and its trace
+    // rows carry their tags (what a read of them reports) all the same.
     let check = settings.check && phase == Phase::Run;
+    let trace_values = settings.check;
     let nonce = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos() ^ d.as_secs() as u32) as u64
@@ -151,7 +160,7 @@ pub fn run_phase(
             let trace = trace.as_ref().map(|p| part_path(p, thread));
             handles.push(scope.spawn(move || -> Result<Instant> {
                 let mut sink = match &trace {
-                    Some(path) => Some(TraceSink::create(path, check)?),
+                    Some(path) => Some(TraceSink::create(path, phase, trace_values)?),
                     None => None,
                 };
                 let mut recorder = ThreadRecorder::new(thread, start, pace.is_some(), tx);
@@ -256,7 +265,7 @@ pub fn run_phase(
     let elapsed = end - start;
     progress.end();
     if let Some(path) = &trace {
-        join_trace(path, threads)?;
+        join_trace(path, threads, append_trace)?;
     }
     let measured = elapsed.saturating_sub(warmup.min(elapsed));
     Ok(PhaseOutcome {
@@ -300,11 +309,12 @@ fn wait_until(at: Instant, deadline: Option<Instant>, stop: &StopFlag) -> bool {
     }
 }
 
-/// The trace's header. `served_as` is the read policy that served a read; `value` (checking mode)
-/// is the tag written or read, in hex, or `nil` for a read that found nothing; `index_lag` and
-/// `age_ms` are a stale read's reported staleness.
+/// The trace's header. `start_ns` counts from the start of the row's phase; `served_as` is the
+/// read policy that served a read; `value` (checking mode) is the tag written or read, in hex,
+/// or `nil` for a read that found nothing; `index_lag` and `age_ms` are a stale read's reported
+/// staleness; `phase` is `load` or `run`.
 pub const TRACE_HEADER: &str = "thread,op,key,start_ns,latency_ns,intended_latency_ns,status,\
-                                node,served_as,value,index_lag,age_ms";
+                                node,served_as,value,index_lag,age_ms,phase";
 
 fn part_path(path: &Path, thread: usize) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -316,15 +326,16 @@ fn part_path(path: &Path, thread: usize) -> PathBuf {
 struct TraceSink {
     path: PathBuf,
     out: BufWriter<File>,
+    phase: Phase,
     check: bool,
 }
 
 impl TraceSink {
-    fn create(path: &Path, check: bool) -> Result<Self> {
+    fn create(path: &Path, phase: Phase, check: bool) -> Result<Self> {
         let file =
             File::create(path).map_err(|e| Error::io("cannot create trace file", path, e))?;
         let out = BufWriter::with_capacity(1 << 16, file);
-        Ok(TraceSink { path: path.to_path_buf(), out, check })
+        Ok(TraceSink { path: path.to_path_buf(), out, phase, check })
     }
 
     fn write(
@@ -365,10 +376,11 @@ impl TraceSink {
         let intended = intended.map(|d| d.as_nanos().to_string()).unwrap_or_default();
         writeln!(
             self.out,
-            "{thread},{},{key},{},{},{intended},{status},{node},{served_as},{value},{lag},{age}",
+            "{thread},{},{key},{},{},{intended},{status},{node},{served_as},{value},{lag},{age},{}",
             op.kind.name(),
             start.as_nanos(),
-            latency.as_nanos()
+            latency.as_nanos(),
+            self.phase.as_str()
         )
         .map_err(|e| Error::io("cannot write trace file", &self.path, e))
     }
@@ -378,12 +390,22 @@ impl TraceSink {
     }
 }
 
-/// Concatenates the per-thread parts, in thread order, under one header.
-fn join_trace(path: &Path, threads: usize) -> Result<()> {
-    let file = File::create(path).map_err(|e| Error::io("cannot create trace file", path, e))?;
+/// Concatenates the per-thread parts, in thread order, under one header: into a new file, or
+/// appended to the file an earlier phase wrote (`append`).
+fn join_trace(path: &Path, threads: usize, append: bool) -> Result<()> {
+    let file = if append {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::io("cannot append to trace file", path, e))?
+    } else {
+        File::create(path).map_err(|e| Error::io("cannot create trace file", path, e))?
+    };
     let mut out = BufWriter::new(file);
     let io = |e| Error::io("cannot write trace file", path, e);
-    writeln!(out, "{TRACE_HEADER}").map_err(io)?;
+    if !append {
+        writeln!(out, "{TRACE_HEADER}").map_err(io)?;
+    }
     for thread in 0..threads {
         let part = part_path(path, thread);
         let mut input =

@@ -11,7 +11,7 @@
 //! | `status.interval` | `--status` | 10 | seconds between status lines |
 //! | `engine` | | `rocksdb` | engine of the `engine` and `store` bindings |
 //! | `name` | | workload file name | results go to `results/<name>/<timestamp>/` |
-//! | `trace` | `--trace` | unset | CSV of every operation |
+//! | `trace` | `--trace` | unset | CSV of every operation, load and run phases (column `phase`) |
 //! | `timeout` | | 5s | per-operation timeout of the store client |
 //! | `check` | `--check` | false | checking mode: unique written values, a trace, the history checker |
 //! | `nemesis` | `--nemesis` | none | faults during the run (see [`crate::nemesis`]) |

@@ -70,7 +70,20 @@ fn every_policy_passes_the_check_under_the_nemesis() {
     assert!(run.status.success(), "{}", text(&run));
     let rows = csv_rows(&out.join("check.csv"));
     let policies: Vec<&str> = rows.iter().map(|r| r["read_policy"].as_str()).collect();
-    assert_eq!(policies, ["leader", "lease", "follower", "mixed", "stale"]);
+    // Every policy; then frequent snapshots, an inline read pool, a separate Raft log.
+    let expected = ["leader", "lease", "follower", "mixed", "stale", "follower", "stale", "mixed"];
+    assert_eq!(policies, expected);
+    // The short-log configuration made lagging peers catch up by snapshot, and says so.
+    let nodes = csv_rows(&out.join("nodes.csv"));
+    let snapshots = |col: &str| -> u64 {
+        nodes
+            .iter()
+            .filter(|r| r["store.log_gc_threshold"] == "32" && r["store.regions"] == "3")
+            .map(|r| r[col].parse::<u64>().unwrap())
+            .sum()
+    };
+    assert!(snapshots("snapshots_sent") > 0, "{nodes:?}");
+    assert!(snapshots("snapshots_applied") > 0, "{nodes:?}");
     for row in &rows {
         assert_eq!(row["verdict"], "ok", "{row:?}");
         assert!(row["ops"].parse::<usize>().unwrap() > 100, "{row:?}");

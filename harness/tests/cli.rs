@@ -367,15 +367,77 @@ fn traces_are_deterministic_per_seed() {
         assert!(kvlab_harness::runner::TRACE_HEADER.starts_with(
             "thread,op,key,start_ns,latency_ns,intended_latency_ns,status,node,served_as,value"
         ));
-        // thread, op and key: everything but timings.
-        lines.map(|l| l.split(',').take(3).collect::<Vec<_>>().join(",")).collect()
+        assert!(kvlab_harness::runner::TRACE_HEADER.ends_with(",phase"));
+        // thread, op, key and phase: everything but timings.
+        lines
+            .map(|l| {
+                let fields: Vec<&str> = l.split(',').collect();
+                format!("{},{}", fields[..3].join(","), fields.last().unwrap())
+            })
+            .collect()
     };
     let a = trace("7", "a.csv");
     let b = trace("7", "b.csv");
     let c = trace("8", "c.csv");
-    assert_eq!(a.len(), 2000);
+    // The null store is empty, so the run loads it first: the load's rows, then the run's.
+    let phases: Vec<&str> = a.iter().map(|r| r.rsplit(',').next().unwrap()).collect();
+    assert_eq!(phases.len(), 3000);
+    assert!(phases[..1000].iter().all(|&p| p == "load"), "the load's 1000 inserts come first");
+    assert!(phases[1000..].iter().all(|&p| p == "run"), "then the run's 2000 operations");
     assert_eq!(a, b, "same seed, same operations");
     assert_ne!(a, c, "another seed, other operations");
+}
+
+/// `kvlab load --trace F` writes one row per loaded record, naming the keys YCSB inserts; a
+/// later `kvlab run --trace` on the loaded store traces its own operations only.
+#[test]
+fn load_trace_lists_every_inserted_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_prop = format!("engine.dir={}", dir.path().join("data").display());
+    let common = [
+        "-P",
+        &workload("ycsb/workloadc"),
+        "--db",
+        "engine",
+        "-p",
+        &data_prop,
+        "-p",
+        "recordcount=300",
+        "-p",
+        "operationcount=400",
+        "--threads",
+        "3",
+    ];
+    let phase_trace = |command: &str| -> Vec<BTreeMap<String, String>> {
+        let trace = dir.path().join(format!("{command}.csv"));
+        let out_dir = dir.path().join(command);
+        let mut args = vec![command];
+        args.extend(common);
+        args.extend(["--trace", trace.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+        let out = kvlab(&args, dir.path());
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = std::fs::read_to_string(&trace)
+            .unwrap_or_else(|e| panic!("kvlab {command} --trace wrote no trace: {e}"));
+        assert_eq!(text.lines().next(), Some(kvlab_harness::runner::TRACE_HEADER));
+        csv_rows(&trace)
+    };
+
+    let load = phase_trace("load");
+    assert_eq!(load.len(), 300, "one row per loaded record");
+    for row in &load {
+        assert_eq!((row["op"].as_str(), row["status"].as_str()), ("INSERT", "ok"), "{row:?}");
+        assert_eq!(row["phase"], "load", "{row:?}");
+    }
+    let keys: std::collections::BTreeSet<&str> = load.iter().map(|r| r["key"].as_str()).collect();
+    let expected: std::collections::BTreeSet<String> =
+        (0..300).map(|k| kvlab_workloads::key_name(k, 1, false)).collect();
+    assert_eq!(keys, expected.iter().map(String::as_str).collect());
+    // YCSB's keys for keynums 0 and 1 (insertorder=hashed): "user" + Utils.fnvhash64(keynum).
+    assert!(keys.contains("user6284781860667377211") && keys.contains("user8517097267634966620"));
+
+    let run = phase_trace("run");
+    assert_eq!(run.len(), 400, "the loaded store is not loaded again");
+    assert!(run.iter().all(|r| r["phase"] == "run" && r["op"] == "READ"), "{:?}", run[0]);
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn planted_regression_is_flagged_and_noise_is_not() -> TestResult {
         if config == "c02" {
             (0.7, 1.5)
         } else {
-            let wiggle = if row % 2 == 0 { 1.008 } else { 0.993 };
+            let wiggle = if row.is_multiple_of(2) { 1.008 } else { 0.993 };
             (wiggle, 2.0 - wiggle)
         }
     })?;

@@ -6,14 +6,16 @@
 //!   pipelined ones (`KVLAB_BENCH_WINDOW` reads in flight per thread, default 128, as a TiKV
 //!   client batches requests; this measures the store's read capacity);
 //! * writes: 8 client threads of puts on a 3-replica cluster against 8 threads of direct puts;
-//! * group commit: 16 writers on a cluster whose RocksDB fsyncs every write batch; reports the
-//!   writes acknowledged per fsync on the leader.
+//! * synced writes: 16 writers on a cluster whose RocksDB fsyncs every log write, per
+//!   group-commit delay, against 16 threads of puts on one RocksDB with `sync=true` (RocksDB's
+//!   own group commit); reports throughput, mean latency (16 writers / throughput, Little's
+//!   law) and, as the explanation, the writes acknowledged per fsync on the leader.
 //!
 //! Each read and write case runs in alternating slices with its baseline, so the ratio compares
 //! them under the same machine conditions (this machine's speed drifts within seconds). Keys
 //! are precomputed for both sides.
 //!
-//! Run: `cargo bench --workspace --bench replicated` (set `KVLAB_BENCH_SECS` to change the
+//! Run: `make bench BENCH=replicated` (set `KVLAB_BENCH_SECS` to change the
 //! 2-second measurement window, `KVLAB_BENCH_WINDOW=32,128` the reads in flight;
 //! `KVLAB_BENCH_ONLY=leader,fsync` runs only the cases whose name
 //! contains one of the comma-separated words). Output is a table of ops/s, the baseline's ops/s
@@ -117,12 +119,6 @@ fn run_for(tag: &str, threads: usize, op: &Op, dur: Duration, seed: u64) -> (u64
     (count.load(Ordering::Relaxed), start.elapsed())
 }
 
-/// Runs `op` on `threads` threads for the window; returns ops/s.
-fn measure(threads: usize, op: Op) -> f64 {
-    let (n, took) = run_for("case", threads, &op, window(), 0);
-    n as f64 / took.as_secs_f64()
-}
-
 /// The ops/s of `base` and of `case`, each on `threads` threads, measured in alternating
 /// slices that together take twice the window.
 fn paired(threads: usize, base: &Op, case: &Op) -> (f64, f64) {
@@ -224,28 +220,72 @@ fn main() -> kvlab_store::Result<()> {
     drop(cluster);
     drop(direct);
 
-    // Group commit with a syncing engine: raft log in the data engine, then in its own engine.
-    // The default adaptive group-commit delay (`store.commit_delay_us=auto`), then none, then
-    // fixed delays of 300 µs and 1 ms.
+    // Synced writes: the baseline is one RocksDB with sync=true and 16 writer threads.
+    let sdir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
+    let synced: Arc<dyn Engine> = Arc::new(RocksEngine::open(
+        sdir.path(),
+        &RocksOptions { sync: true, ..Default::default() },
+    )?);
+    let v = value.clone();
+    let synced_put: Op =
+        Arc::new(move |_, rng| synced.put(kvlab_key(rng.gen_range(0..KEYS)), &v).is_ok());
+    // Raft log in the data engine, then in its own engine; no group-commit delay (the
+    // default), the adaptive delay (`store.commit_delay_us=auto`), fixed 300 µs and 1 ms.
     for (raft_log, delay_us) in [
-        (RaftLogStore::SameEngine, None),
-        (RaftLogStore::SeparateEngine, None),
         (RaftLogStore::SameEngine, Some(0)),
+        (RaftLogStore::SameEngine, None),
         (RaftLogStore::SeparateEngine, Some(0)),
+        (RaftLogStore::SeparateEngine, None),
         (RaftLogStore::SeparateEngine, Some(300)),
         (RaftLogStore::SeparateEngine, Some(1000)),
     ] {
-        group_commit(raft_log, delay_us.map(Duration::from_micros), &value)?;
+        group_commit(raft_log, delay_us.map(Duration::from_micros), &value, &synced_put)?;
+    }
+    // The default's choice, head to head: the adaptive delay against none, in alternating
+    // slices of one run.
+    for raft_log in [RaftLogStore::SameEngine, RaftLogStore::SeparateEngine] {
+        let name = format!("put fsync {raft_log:?} auto vs 0us (16 thr)");
+        if selected(&name) {
+            let (none, _none_dir) = synced_writers(raft_log, Some(Duration::ZERO), &value)?;
+            let (auto, _auto_dir) = synced_writers(raft_log, None, &value)?;
+            let (base, ops) = paired(16, &none.0, &auto.0);
+            row(&name, ops, Some(base));
+        }
     }
     Ok(())
 }
 
-/// 16 writers on a single region whose RocksDB fsyncs every write: writes acknowledged per
-/// write to the log engine (= fsyncs) on the leader.
+/// A single-region cluster whose RocksDB fsyncs every log write, with the given group-commit
+/// delay, and an op of 16 writers on it (with its cluster and directory, kept alive by the
+/// caller).
+fn synced_writers(
+    raft_log: RaftLogStore,
+    delay: Option<Duration>,
+    value: &[u8],
+) -> kvlab_store::Result<((Op, Arc<Cluster>), tempfile::TempDir)> {
+    let dir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
+    let cfg = ClusterConfig {
+        regions: 1,
+        raft_log,
+        commit_delay: delay,
+        ..cluster_config(dir.path(), true)
+    };
+    let cluster = Arc::new(Cluster::start(cfg)?);
+    let clients = writers(&cluster, 16, 300);
+    let v = value.to_vec();
+    let put: Op =
+        Arc::new(move |t, rng| clients[t].lock().put(key(rng.gen_range(0..KEYS)), &v).is_ok());
+    Ok(((put, cluster), dir))
+}
+
+/// 16 writers on a single region whose RocksDB fsyncs every log write, against 16 threads of
+/// synced puts on one RocksDB: throughput, mean latency, and writes acknowledged per write to
+/// the log engine (= fsyncs) on the leader.
 fn group_commit(
     raft_log: RaftLogStore,
     delay: Option<Duration>,
     value: &[u8],
+    baseline: &Op,
 ) -> kvlab_store::Result<()> {
     let delay_name = delay.map_or("auto".to_string(), |d| format!("{}us", d.as_micros()));
     let name = format!("put fsync {raft_log:?} +{delay_name} (16 thr)");
@@ -269,20 +309,24 @@ fn group_commit(
     let v = value.to_vec();
     let acked = Arc::new(AtomicU64::new(0));
     let a = acked.clone();
-    let ops = measure(
-        16,
-        Arc::new(move |t, rng| {
-            let ok = clients[t].lock().put(key(rng.gen_range(0..KEYS)), &v).is_ok();
-            if ok {
-                a.fetch_add(1, Ordering::Relaxed);
-            }
-            ok
-        }),
-    );
+    let put: Op = Arc::new(move |t, rng| {
+        let ok = clients[t].lock().put(key(rng.gen_range(0..KEYS)), &v).is_ok();
+        if ok {
+            a.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    });
+    let (base, ops) = paired(16, baseline, &put);
     let fsyncs = log_writes(&cluster).saturating_sub(before).max(1);
     let per_fsync = acked.load(Ordering::Relaxed) as f64 / fsyncs as f64;
-    row(&name, ops, None);
-    println!("  writes per fsync on the leader: {per_fsync:.1}");
+    row(&name, ops, Some(base));
+    let mean_ms = |ops: f64| 16_000.0 / ops.max(1.0);
+    println!(
+        "  mean latency {:.2} ms (RocksDB sync=true alone: {:.2} ms); writes per fsync on the \
+         leader: {per_fsync:.1}",
+        mean_ms(ops),
+        mean_ms(base)
+    );
     Ok(())
 }
 

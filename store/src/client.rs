@@ -17,13 +17,17 @@
 //! with a hint goes to the hinted node at once; `NotLeader` without a hint, `Unavailable` and
 //! per-attempt timeouts move to the next replica after an exponential backoff (1 ms doubling
 //! to 50 ms). Each attempt has its own deadline (at most two election timeouts), so one dead
-//! node cannot eat the whole budget. Every answer names the node that served it.
+//! node cannot eat the whole budget. Every answer names the node that served it and the leader
+//! that node knows of, which the client caches for every policy (so follower reads keep away
+//! from a new leader); a failed attempt moves the cached leader on only if it went to it.
 //!
 //! Writes are retried only after errors that prove the attempt changed nothing (`NotLeader`:
-//! the node refused before proposing; `Unavailable`: it never got the request). After an
-//! attempt that timed out or was proposed by a leader that then stepped down, the write's
-//! outcome is unknown and the client returns [`Error::Indeterminate`] instead of retrying: a
-//! retried put could be applied twice, the second time after a later write to the same key.
+//! the node refused before proposing; `Unavailable`: it never got the request; a `Timeout`
+//! answer: the request reached the node after its deadline and was not proposed). After an
+//! attempt that got no answer in time or was proposed by a leader that then stepped down (or
+//! whose index a snapshot covered), the write's outcome is unknown and the client returns
+//! [`Error::Indeterminate`] instead of retrying: a retried put could be applied twice, the
+//! second time after a later write to the same key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -106,6 +110,8 @@ enum Pending {
         key: Vec<u8>,
         deadline: Instant,
         attempt_deadline: Instant,
+        /// The node the first attempt went to.
+        node: NodeId,
         outcome: Result<oneshot::Receiver<Result<ReadResponse>>>,
     },
 }
@@ -176,16 +182,14 @@ impl Client {
             if let Some(ctx) = self.inline_pool(node) {
                 let local = try_local_get(ctx, region.id, key, policy, max_staleness);
                 if let Some(Ok(resp)) = local {
-                    if policy == ReadPolicy::Lease {
-                        self.leaders.insert(region.id, resp.node);
-                    }
+                    self.learn_leader(region.id, &resp);
                     return PendingGet(Pending::Answered(Ok(to_read_result(resp))));
                 }
             }
         }
-        let (outcome, attempt_deadline) =
+        let (outcome, attempt_deadline, node) =
             self.send_read(region, ReadOp::Get(key.to_vec()), None, 0, deadline);
-        PendingGet(Pending::Sent { key: key.to_vec(), deadline, attempt_deadline, outcome })
+        PendingGet(Pending::Sent { key: key.to_vec(), deadline, attempt_deadline, node, outcome })
     }
 
     /// Waits for the answer to a get sent by [`Client::submit_get`], retrying it like
@@ -195,17 +199,17 @@ impl Client {
     ///
     /// As [`Client::get`].
     pub fn wait_get(&mut self, pending: PendingGet) -> Result<ReadResult> {
-        let (key, deadline, attempt_deadline, outcome) = match pending.0 {
+        let (key, deadline, attempt_deadline, node, outcome) = match pending.0 {
             Pending::Answered(result) => return result,
-            Pending::Sent { key, deadline, attempt_deadline, outcome } => {
-                (key, deadline, attempt_deadline, outcome)
+            Pending::Sent { key, deadline, attempt_deadline, node, outcome } => {
+                (key, deadline, attempt_deadline, node, outcome)
             }
         };
         let first = outcome.and_then(|rx| wait(&rx, attempt_deadline));
         let cluster = self.cluster.clone();
         let region = cluster.topology.locate(&key);
         let op = ReadOp::Get(key);
-        let resp = self.read_retrying(region, &op, None, deadline, 1, Some(first))?;
+        let resp = self.read_retrying(region, &op, None, deadline, 1, Some((node, first)))?;
         Ok(to_read_result(resp))
     }
 
@@ -377,7 +381,7 @@ impl Client {
     }
 
     /// Sends one attempt of a read; returns where its answer will arrive (or why it could not
-    /// be sent) and the attempt's deadline.
+    /// be sent), the attempt's deadline and the node it went to.
     fn send_read(
         &mut self,
         region: &Region,
@@ -385,7 +389,7 @@ impl Client {
         fixed: Option<NodeId>,
         attempt: u32,
         deadline: Instant,
-    ) -> (Result<oneshot::Receiver<Result<ReadResponse>>>, Instant) {
+    ) -> (Result<oneshot::Receiver<Result<ReadResponse>>>, Instant, NodeId) {
         let policy = self.config.read_policy;
         let node = fixed.unwrap_or_else(|| self.pick(region, attempt));
         let attempt_deadline = deadline.min(Instant::now() + self.attempt_timeout());
@@ -405,11 +409,21 @@ impl Client {
             _ => Inbound::Raft(NodeMsg::Read(task)),
         };
         let sent = self.cluster.transport.send_request(self.config.zone, node, msg);
-        (sent.map(|()| rx), attempt_deadline)
+        (sent.map(|()| rx), attempt_deadline, node)
     }
 
-    /// The read retry loop (see the module docs). `first` is the outcome of an attempt
-    /// already made, `attempt` the number of attempts made so far.
+    /// Updates the leader cache from an answer: the serving node for leader-only policies,
+    /// else the leader the serving replica knows of.
+    fn learn_leader(&mut self, region: RegionId, resp: &ReadResponse) {
+        if matches!(self.config.read_policy, ReadPolicy::Leader | ReadPolicy::Lease) {
+            self.leaders.insert(region, resp.node);
+        } else if let Some(leader) = resp.leader {
+            self.leaders.insert(region, leader);
+        }
+    }
+
+    /// The read retry loop (see the module docs). `first` is the node and outcome of an
+    /// attempt already made, `attempt` the number of attempts made so far.
     fn read_retrying(
         &mut self,
         region: &Region,
@@ -417,34 +431,32 @@ impl Client {
         fixed: Option<NodeId>,
         deadline: Instant,
         mut attempt: u32,
-        mut first: Option<Result<ReadResponse>>,
+        mut first: Option<(NodeId, Result<ReadResponse>)>,
     ) -> Result<ReadResponse> {
         let mut backoff = Duration::from_millis(1);
         let policy = self.config.read_policy;
         loop {
-            let result = match first.take() {
-                Some(outcome) => outcome,
+            let (node, result) = match first.take() {
+                Some(made) => made,
                 None => {
                     if Instant::now() >= deadline {
                         let region = region.id;
                         return Err(Error::Timeout(format!("read in region {region} ({policy})")));
                     }
-                    let (rx, attempt_deadline) =
+                    let (rx, attempt_deadline, node) =
                         self.send_read(region, op.clone(), fixed, attempt, deadline);
                     attempt += 1;
-                    rx.and_then(|rx| wait(&rx, attempt_deadline))
+                    (node, rx.and_then(|rx| wait(&rx, attempt_deadline)))
                 }
             };
             match result {
                 Ok(resp) => {
                     self.wait_reply_latency(resp.node, resp.sent_at);
-                    if matches!(policy, ReadPolicy::Leader | ReadPolicy::Lease) {
-                        self.leaders.insert(region.id, resp.node);
-                    }
+                    self.learn_leader(region.id, &resp);
                     return Ok(resp);
                 }
                 Err(e @ Error::NotLeader { .. }) if fixed.is_some() => return Err(e),
-                Err(e) => self.on_error(region, e, &mut backoff, deadline)?,
+                Err(e) => self.on_error(region, node, e, &mut backoff, deadline)?,
             }
         }
     }
@@ -474,28 +486,35 @@ impl Client {
                 node,
                 Inbound::Raft(NodeMsg::Propose(task)),
             );
-            let result = sent.and_then(|()| wait(&rx, attempt_deadline));
-            match result {
-                Ok(node) => {
+            let answer = match sent {
+                Ok(()) => wait_answer(&rx, attempt_deadline),
+                Err(e) => Some(Err(e)),
+            };
+            match write_step(answer) {
+                WriteStep::Done(node) => {
                     self.wait_reply_latency(node, Instant::now());
                     self.leaders.insert(region.id, node);
                     return Ok(WriteResult { node });
                 }
-                Err(Error::Timeout(e)) => {
+                WriteStep::Unknown(e @ Error::Indeterminate(_)) => return Err(e),
+                WriteStep::Unknown(e) => {
                     return Err(Error::Indeterminate(format!(
                         "write in region {} to node {node}: {e}",
                         region.id
                     )))
                 }
-                Err(e @ Error::Indeterminate(_)) => return Err(e),
-                Err(e) => self.on_error(region, e, &mut backoff, deadline)?,
+                WriteStep::Retry(e) => self.on_error(region, node, e, &mut backoff, deadline)?,
             }
         }
     }
 
+    /// Handles a failed attempt at `contacted`: follows a leader hint at once, otherwise backs
+    /// off and moves on — rotating the leader cache only when the attempt went to the cached
+    /// leader (a follower read that timed out says nothing about the leader).
     fn on_error(
         &mut self,
         region: &Region,
+        contacted: NodeId,
         err: Error,
         backoff: &mut Duration,
         deadline: Instant,
@@ -508,7 +527,9 @@ impl Client {
                 Ok(())
             }
             Error::NotLeader { .. } | Error::Unavailable(_) | Error::Timeout(_) => {
-                self.rotate_leader(region);
+                if contacted == self.leader_guess(region) {
+                    self.rotate_leader(region);
+                }
                 let sleep = (*backoff).min(deadline.saturating_duration_since(Instant::now()));
                 std::thread::sleep(sleep);
                 *backoff = (*backoff * 2).min(Duration::from_millis(50));
@@ -532,10 +553,35 @@ impl Client {
     }
 }
 
+/// What one write attempt's answer means (see the module docs).
+#[derive(Debug, PartialEq, Eq)]
+enum WriteStep {
+    /// Applied by this leader.
+    Done(NodeId),
+    /// May or may not have been applied: reported, never retried.
+    Unknown(Error),
+    /// Certainly not applied: the client may try again.
+    Retry(Error),
+}
+
+/// Classifies a write attempt's answer; `None` is no answer in time.
+fn write_step(answer: Option<Result<NodeId>>) -> WriteStep {
+    match answer {
+        None => WriteStep::Unknown(Error::Timeout("no answer in time".into())),
+        Some(Ok(node)) => WriteStep::Done(node),
+        Some(Err(Error::Indeterminate(e))) => WriteStep::Unknown(Error::Indeterminate(e)),
+        // Every other error a node answers is definite; a `Timeout` answer means the request
+        // reached the node after its deadline and was not proposed.
+        Some(Err(e)) => WriteStep::Retry(e),
+    }
+}
+
 /// How often a waiting client yields its thread before it parks (see [`wait`]).
 const REPLY_YIELDS: u32 = 8;
 
-fn wait<T>(rx: &oneshot::Receiver<Result<T>>, deadline: Instant) -> Result<T> {
+/// Waits for an answer until `deadline` (a little past it, for the node's own deadline check
+/// to answer first); `None` when none came.
+fn wait_answer<T>(rx: &oneshot::Receiver<Result<T>>, deadline: Instant) -> Option<Result<T>> {
     // Yield a few times before parking: on a machine with more threads than cores the answer
     // usually comes from a thread that only needs the CPU, and a parked client costs its node
     // a futex wake (an inter-processor interrupt) per answer. Pipelined readers gained about
@@ -546,10 +592,12 @@ fn wait<T>(rx: &oneshot::Receiver<Result<T>>, deadline: Instant) -> Result<T> {
         }
         std::thread::yield_now();
     }
-    match rx.recv_deadline(deadline + Duration::from_millis(5)) {
-        Ok(r) => r,
-        Err(_) => Err(Error::Timeout("no answer from node".into())),
-    }
+    rx.recv_deadline(deadline + Duration::from_millis(5)).ok()
+}
+
+/// [`wait_answer`], with no answer as a `Timeout`.
+fn wait<T>(rx: &oneshot::Receiver<Result<T>>, deadline: Instant) -> Result<T> {
+    wait_answer(rx, deadline).unwrap_or_else(|| Err(Error::Timeout("no answer from node".into())))
 }
 
 fn to_read_result(resp: ReadResponse) -> ReadResult {
@@ -558,4 +606,34 @@ fn to_read_result(resp: ReadResponse) -> ReadResult {
         _ => None,
     };
     ReadResult { value, node: resp.node, served_as: resp.served_as, staleness: resp.staleness }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, item 6: a node's `Timeout` answer (the request arrived after its deadline, so
+    /// nothing was proposed) is definite; only silence or `Indeterminate` leaves the outcome open.
+    #[test]
+    fn write_answers_are_classified() {
+        let timeout = || Error::Timeout("proposal arrived after its deadline".into());
+        let not_leader = Error::NotLeader { region: 1, leader: Some(2) };
+        let cases = [
+            (None, "unknown"),
+            (Some(Ok(3)), "done"),
+            (Some(Err(Error::Indeterminate("stepped down".into()))), "unknown"),
+            (Some(Err(timeout())), "retry"),
+            (Some(Err(not_leader)), "retry"),
+            (Some(Err(Error::Unavailable("node 1 is down".into()))), "retry"),
+        ];
+        for (answer, want) in cases {
+            let shown = format!("{answer:?}");
+            let got = match write_step(answer) {
+                WriteStep::Done(_) => "done",
+                WriteStep::Unknown(_) => "unknown",
+                WriteStep::Retry(_) => "retry",
+            };
+            assert_eq!(got, want, "{shown}");
+        }
+    }
 }

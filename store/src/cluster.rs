@@ -9,8 +9,9 @@
 //!
 //! Fault hooks: `partition`, `isolate`, `drop_link`, `heal` act on the network; `pause_node` /
 //! `resume_node` freeze a node's threads; `stop_node` / `restart_node` end a node and start it
-//! again from its engines (a memory engine is kept across the restart as if it were durable;
-//! with `raft_log = memory` a restarted node recovers from its data's applied state only).
+//! again from its engines (a memory engine is kept across the restart as if it were durable,
+//! or loses its unsynced writes under the failpoint `data-loses-unsynced-writes`); a node with
+//! `raft_log = memory` cannot be restarted (it would have forgotten its votes and log).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::client::Client;
 use crate::config::{ClientConfig, ClusterConfig, RaftLogStore};
-use crate::engine::{open_engine, Engine, EngineKind};
+use crate::engine::{open_engine, CrashableEngine, Engine, EngineKind};
 use crate::error::{Error, Result};
 use crate::metrics::{NodeMetrics, NodeStats, RegionMetrics};
 use crate::node::{Node, NodeMsg, NodeParams};
@@ -42,6 +43,9 @@ pub(crate) struct ClusterInner {
     peers: RwLock<BTreeMap<NodeId, BTreeMap<RegionId, Arc<PeerShared>>>>,
     stats: BTreeMap<NodeId, Arc<NodeStats>>,
     memory_engines: Mutex<BTreeMap<NodeId, NodeEngines>>,
+    /// Data engines that lose their unsynced writes when their node stops (failpoint
+    /// `data-loses-unsynced-writes`).
+    crashable: Mutex<BTreeMap<NodeId, Arc<CrashableEngine>>>,
     base_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
@@ -91,6 +95,7 @@ impl Cluster {
             peers: RwLock::new(BTreeMap::new()),
             stats,
             memory_engines: Mutex::new(BTreeMap::new()),
+            crashable: Mutex::new(BTreeMap::new()),
             base_dir,
             _temp: temp,
         });
@@ -103,7 +108,7 @@ impl Cluster {
         }
         cluster.wait_for_leaders(Duration::from_secs(10))?;
         if cluster.inner.config.balance_leaders {
-            cluster.balance_leaders(Duration::from_secs(5));
+            cluster.balance_leaders(Duration::from_secs(5))?;
         }
         Ok(cluster)
     }
@@ -114,7 +119,15 @@ impl Cluster {
         if cfg.engine == EngineKind::Memory {
             let mut engines = self.inner.memory_engines.lock();
             let pair = engines.entry(id).or_insert_with(|| {
-                let data: Arc<dyn Engine> = Arc::new(crate::engine::MemoryEngine::new());
+                let data: Arc<dyn Engine> = if cfg.failpoints.data_loses_unsynced_writes {
+                    // The data engine holds the log too unless it is separate: then its
+                    // writes are synced, as RocksDB's would be.
+                    let engine = Arc::new(CrashableEngine::new(!separate));
+                    self.inner.crashable.lock().insert(id, engine.clone());
+                    engine
+                } else {
+                    Arc::new(crate::engine::MemoryEngine::new())
+                };
                 let raft: Option<Arc<dyn Engine>> = separate
                     .then(|| Arc::new(crate::engine::MemoryEngine::new()) as Arc<dyn Engine>);
                 (data, raft)
@@ -130,7 +143,10 @@ impl Cluster {
         }
         let data = open_engine(cfg.engine, Some(&dir.join("data")), &data_options)?;
         let raft = if separate {
-            Some(open_engine(cfg.engine, Some(&dir.join("raft")), &cfg.engine_options)?)
+            // The log is the durable record: `disable_wal` is a data-engine setting only.
+            let raft_options: Vec<(String, String)> =
+                cfg.engine_options.iter().filter(|(k, _)| k != "disable_wal").cloned().collect();
+            Some(open_engine(cfg.engine, Some(&dir.join("raft")), &raft_options)?)
         } else {
             None
         };
@@ -218,13 +234,25 @@ impl Cluster {
         Ok(())
     }
 
-    /// Moves every region's leadership to its preferred node (best effort within `timeout`).
-    pub fn balance_leaders(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
+    /// Moves every region's leadership to its preferred node, giving each region up to
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// `Timeout` naming every region whose leader could not be moved: a benchmark of an
+    /// unbalanced cluster would measure something else than it says.
+    pub fn balance_leaders(&self, timeout: Duration) -> Result<()> {
         let regions = self.inner.topology.regions.clone();
+        let mut failed = Vec::new();
         for region in &regions {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let _ = self.transfer_leader(region.id, region.preferred_leader(), remaining);
+            if let Err(e) = self.transfer_leader(region.id, region.preferred_leader(), timeout) {
+                failed.push(e.to_string());
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Timeout(format!("balancing leaders: {}", failed.join("; "))))
         }
     }
 
@@ -340,6 +368,14 @@ impl Cluster {
         let n = self.inner.nodes.lock().remove(&node);
         let n = n.ok_or_else(|| Error::Unavailable(format!("node {node} is down")))?;
         n.stop();
+        let crashed = self.inner.crashable.lock().get(&node).map(|e| Arc::new(e.crash()));
+        if let Some(engine) = crashed {
+            // Failpoint `data-loses-unsynced-writes`: the restart finds the durable writes only.
+            self.inner.crashable.lock().insert(node, engine.clone());
+            if let Some(pair) = self.inner.memory_engines.lock().get_mut(&node) {
+                pair.0 = engine;
+            }
+        }
         if let Some(m) = self.inner.peers.write().get_mut(&node) {
             for s in m.values() {
                 s.is_leader.store(false, std::sync::atomic::Ordering::Release);
@@ -352,10 +388,22 @@ impl Cluster {
     ///
     /// # Errors
     ///
-    /// Engine or Raft errors while reopening.
+    /// `InvalidOption` with `store.raft_log=memory` (the node would come back without the
+    /// votes and log entries it acknowledged, which Raft's safety rests on); engine or Raft
+    /// errors while reopening.
     pub fn restart_node(&self, node: NodeId) -> Result<()> {
         if self.inner.nodes.lock().contains_key(&node) {
             return Ok(());
+        }
+        if self.inner.config.raft_log == RaftLogStore::Memory {
+            return Err(Error::InvalidOption {
+                option: "store.raft_log".into(),
+                value: "memory".into(),
+                expected: format!(
+                    "same or separate to restart node {node}: a memory log forgets the node's \
+                     votes and entries"
+                ),
+            });
         }
         self.start_node(node)
     }

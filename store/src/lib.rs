@@ -29,6 +29,6 @@ pub use error::{Error, Result};
 pub use metrics::{NodeMetrics, ReadCounts, RegionMetrics};
 pub use raftstore::Staleness;
 pub use topology::{
-    default_split_keys, fnv_hash64, ycsb_key, Index, NodeId, Region, RegionId, Topology, ZoneId,
+    default_split_keys, ycsb_key, Index, NodeId, Region, RegionId, Topology, ZoneId,
 };
 pub use transport::{RaftEnvelope, Transport};

@@ -14,8 +14,10 @@ use crate::topology::{Index, NodeId, RegionId, ZoneId};
 pub struct NodeStats {
     /// Reads served, indexed by [`ReadPolicy::index`] of the policy that served them.
     pub reads: [AtomicU64; 5],
-    /// Lease reads that fell back to ReadIndex, and stale reads that fell back to follower reads.
-    pub read_fallbacks: AtomicU64,
+    /// Lease reads that fell back to a ReadIndex round at the leader (no valid lease).
+    pub lease_fallbacks: AtomicU64,
+    /// Stale reads that fell back to a ReadIndex read (older than `max_staleness`).
+    pub stale_fallbacks: AtomicU64,
     /// Write commands applied (on every replica).
     pub writes_applied: AtomicU64,
     /// Proposals accepted as leader.
@@ -37,6 +39,8 @@ pub struct NodeStats {
     pub ready_rounds: AtomicU64,
     /// Raft snapshots applied by peers on this node.
     pub snapshots_applied: AtomicU64,
+    /// Raft snapshots sent by leaders on this node (to peers behind the compacted log).
+    pub snapshots_sent: AtomicU64,
 }
 
 impl NodeStats {
@@ -56,16 +60,19 @@ impl NodeStats {
 pub struct ReadCounts {
     /// ReadIndex reads at the leader.
     pub leader: u64,
-    /// Lease reads (local or fallen back to ReadIndex).
+    /// Lease reads served locally under a valid lease.
     pub lease: u64,
-    /// Follower reads (including stale reads that fell back).
+    /// Follower reads: ReadIndex reads served at a follower (stale reads that fell back and
+    /// were served at a follower included).
     pub follower: u64,
     /// Mixed-policy reads.
     pub mixed: u64,
     /// Stale reads served locally.
     pub stale: u64,
-    /// Reads that fell back (lease → ReadIndex, stale → follower).
-    pub fallbacks: u64,
+    /// Lease reads that fell back to ReadIndex at the leader (counted as `leader` reads).
+    pub lease_fallbacks: u64,
+    /// Stale reads that fell back to a ReadIndex read (counted as `follower` or `leader`).
+    pub stale_fallbacks: u64,
 }
 
 /// A snapshot of one region peer.
@@ -126,6 +133,8 @@ pub struct NodeMetrics {
     pub ready_rounds: u64,
     /// Raft snapshots applied here (a lagging peer catching up).
     pub snapshots_applied: u64,
+    /// Raft snapshots sent from here (leaders to peers behind the compacted log).
+    pub snapshots_sent: u64,
     /// Largest apply lag over the node's regions.
     pub max_apply_lag: u64,
     /// Per-region details, by region id.
@@ -153,7 +162,8 @@ impl NodeMetrics {
                 follower: r(ReadPolicy::Follower),
                 mixed: r(ReadPolicy::Mixed),
                 stale: r(ReadPolicy::Stale),
-                fallbacks: ld(&s.read_fallbacks),
+                lease_fallbacks: ld(&s.lease_fallbacks),
+                stale_fallbacks: ld(&s.stale_fallbacks),
             },
             writes_applied: ld(&s.writes_applied),
             proposals: ld(&s.proposals),
@@ -166,6 +176,7 @@ impl NodeMetrics {
             log_writes: ld(&s.log_writes),
             ready_rounds: ld(&s.ready_rounds),
             snapshots_applied: ld(&s.snapshots_applied),
+            snapshots_sent: ld(&s.snapshots_sent),
             max_apply_lag: regions.iter().map(|r| r.apply_lag).max().unwrap_or(0),
             regions,
         }

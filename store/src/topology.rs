@@ -7,9 +7,10 @@
 //! the leader the cluster balances to at start-up, so leaders spread evenly over the nodes.
 //!
 //! The default split keys balance YCSB's hashed key space: YCSB keys are `user` followed by the
-//! decimal FNV-1a hash of the key number (see [`ycsb_key`]); their leading digits are not
-//! uniform (19-digit numbers below 2^63 rarely start with a 9), so the splits are quantiles of
-//! a deterministic sample of such keys, truncated to short decimal prefixes.
+//! decimal FNV-1a hash of the key number (see [`ycsb_key`], made by `kvlab-ycsb-keys`, the
+//! implementation the workload generators use too); their leading digits are not uniform
+//! (19-digit numbers below 2^63 rarely start with a 9), so the splits are quantiles of a
+//! deterministic sample of such keys, truncated to short decimal prefixes.
 
 use crate::error::{Error, Result};
 
@@ -120,21 +121,12 @@ fn invalid(option: &str, value: impl ToString, expected: &str) -> Error {
     }
 }
 
-/// YCSB's `fnvhash64`: FNV-1a 64 over the 8 little-endian bytes of `v`, then Java `Math.abs`.
-pub fn fnv_hash64(mut v: u64) -> u64 {
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-    for _ in 0..8 {
-        h ^= v & 0xff;
-        v >>= 8;
-        h = h.wrapping_mul(1_099_511_628_211);
-    }
-    // Java Math.abs(Long.MIN_VALUE) is Long.MIN_VALUE; as u64 that is 2^63.
-    (h as i64).wrapping_abs() as u64
-}
-
-/// The YCSB key of key number `keynum` with `insertorder=hashed` and no zero padding.
+/// The YCSB key of key number `keynum` with `insertorder=hashed` and no zero padding (YCSB's
+/// defaults): `user` + `Utils.fnvhash64(keynum)`.
 pub fn ycsb_key(keynum: u64) -> Vec<u8> {
-    format!("user{}", fnv_hash64(keynum)).into_bytes()
+    let mut key = Vec::with_capacity(24);
+    kvlab_ycsb_keys::write_key(&mut key, keynum as i64, 1, false);
+    key
 }
 
 /// Split keys cutting YCSB's hashed key space into `regions` ranges of about equal record
@@ -164,11 +156,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fnv_matches_ycsb() {
-        // Reference values computed with YCSB's Utils.fnvhash64.
-        assert_eq!(fnv_hash64(0), fnv_hash64(0));
-        assert_ne!(fnv_hash64(0), fnv_hash64(1));
-        assert!(fnv_hash64(12345) <= i64::MAX as u64 + 1);
+    fn keys_match_ycsb() {
+        // YCSB's CoreWorkload.buildKeyName(keynum, 1, false), run under java (see the reference
+        // table of kvlab-ycsb-keys for how these were derived).
+        let expected = [
+            (0, "user6284781860667377211"),
+            (1, "user8517097267634966620"),
+            (2, "user1820151046732198393"),
+            (1000, "user5952875239596136740"),
+            (1 << 32, "user634246865027890484"),
+        ];
+        for (keynum, key) in expected {
+            assert_eq!(String::from_utf8(ycsb_key(keynum)).unwrap(), key, "keynum {keynum}");
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //!
 //! Replies to clients travel over per-request channels; the client itself waits out the
 //! reply's one-way latency ([`ChannelTransport::latency`]), which keeps the timer thread off the
-//! reply path.
+//! reply path. The timer thread never runs a read: a request for a node's inline read pool
+//! (`read_pool_threads = 0`) waits out its latency on the client's thread and runs there.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -268,8 +269,16 @@ impl ChannelTransport {
         if delay.is_zero() || self.timer.lock().is_none() {
             return self.deliver_to(node, msg);
         }
-        if !self.endpoints.read().contains_key(&node) {
-            return Err(Error::Unavailable(format!("node {node} is down")));
+        let inline_pool = match self.endpoints.read().get(&node) {
+            None => return Err(Error::Unavailable(format!("node {node} is down"))),
+            Some(ep) => matches!(ep.pool, PoolHandle::Inline(_)),
+        };
+        if inline_pool && matches!(msg, Inbound::Pool(_)) {
+            // A read for an inline pool runs on the thread that delivers it, so it must not be
+            // the timer thread: every Raft message would wait behind it (and behind a paused
+            // node's wait). The caller waits out the latency and runs it itself.
+            std::thread::sleep(delay);
+            return self.deliver_to(node, msg);
         }
         let this = self.clone();
         self.schedule(

@@ -96,7 +96,7 @@ fn a_writes_then_reads_under_every_policy() -> Result<()> {
     let got = client(&cluster, ReadPolicy::Follower, 4).batch_get(&keys)?;
     assert_eq!(got.values[0], None);
     assert_eq!(got.values[5], Some(b"v5".to_vec()));
-    cluster.balance_leaders(Duration::from_secs(10));
+    cluster.balance_leaders(Duration::from_secs(10))?;
     let m = cluster.metrics();
     assert_eq!(m.len(), 3);
     assert!(m.iter().map(|n| n.reads.follower).sum::<u64>() >= 60);
@@ -280,7 +280,7 @@ fn full_restart(raft_log: RaftLogStore) -> Result<()> {
         let mut c = client(&cluster, ReadPolicy::Leader, 1);
         for i in 0..150u64 {
             let k = key(i % 100);
-            if i % 11 == 0 {
+            if i.is_multiple_of(11) {
                 c.delete(&k)?;
                 model.insert(k, None);
             } else {
@@ -412,6 +412,22 @@ fn i_no_quorum_every_operation_ends_by_its_timeout() -> Result<()> {
     Ok(())
 }
 
+/// Per node hosting `region`: (write commands the region's peer applied, its applied index).
+fn region_applies(cluster: &Cluster, region: u64) -> BTreeMap<u64, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    for node in cluster.metrics() {
+        if let Some(r) = node.regions.iter().find(|r| r.region == region) {
+            out.insert(node.node, (r.writes_applied, r.applied_index));
+        }
+    }
+    out
+}
+
+/// Proposals accepted by leaders, over all nodes.
+fn proposals(cluster: &Cluster) -> u64 {
+    cluster.metrics().iter().map(|n| n.proposals).sum()
+}
+
 // Issue 7: a leader that loses its quorum answers the writes it proposed `Indeterminate` (they
 // may still commit), and the client does not retry them: after healing, each such write was
 // applied at most once.
@@ -420,6 +436,11 @@ fn j_writes_cut_off_with_their_leader_are_indeterminate() -> Result<()> {
     let cluster = Cluster::start(ClusterConfig::default())?;
     let (region, k) = key_led_elsewhere(&cluster, 3);
     let leader = cluster.leader_of(region).unwrap();
+    // Nothing else writes in this test: every write command and proposal from here on is the
+    // cut-off write's.
+    let before = region_applies(&cluster, region);
+    let proposed_before = proposals(&cluster);
+    assert_eq!(before.len(), 3, "a replica on every node: {before:?}");
     cluster.isolate(leader);
     let mut c = cluster.client(ClientConfig {
         timeout: Duration::from_secs(2),
@@ -434,8 +455,29 @@ fn j_writes_cut_off_with_their_leader_are_indeterminate() -> Result<()> {
     assert!(cluster.wait_for_leaders(Duration::from_secs(5)).is_ok());
     let mut r = client(&cluster, ReadPolicy::Leader, 6);
     let value = r.get(&k)?.value;
-    // Either outcome is allowed; the write must not have been applied by a retry elsewhere.
     assert!(value.is_none() || value.as_deref() == Some(&b"cut-off"[..]), "{value:?}");
+    // Every replica catches up with the leader's commit index.
+    let caught_up = eventually(Duration::from_secs(5), || {
+        let commit = cluster.metrics().iter().find_map(|n| {
+            n.regions.iter().find(|r| r.region == region && r.is_leader).map(|r| r.commit_index)
+        });
+        let applies = region_applies(&cluster, region);
+        commit.is_some_and(|c| applies.values().all(|&(_, applied)| applied >= c))
+    });
+    assert!(caught_up, "replicas of region {region} did not catch up");
+    let after = region_applies(&cluster, region);
+    let applied: BTreeMap<u64, u64> =
+        after.iter().map(|(&node, &(w, _))| (node, w - before[&node].0)).collect();
+    // A retried write committed besides the original would be applied twice on every replica
+    // that applies entries (the leader always does).
+    assert!(applied.values().all(|&n| n <= 1), "applied more than once: {applied:?}");
+    // The write is visible exactly when it was applied, and then once (the leader that
+    // committed it applied its entry; a replica that caught up by a snapshot counts none).
+    let once = applied.values().copied().max().unwrap_or(0);
+    assert_eq!(once, u64::from(value.is_some()), "value {value:?}, applied {applied:?}");
+    // One proposal: the client did not retry the write at the new leader (a retry there
+    // commits once even though the original never does).
+    assert_eq!(proposals(&cluster) - proposed_before, 1, "the write was proposed again");
     Ok(())
 }
 

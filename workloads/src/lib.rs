@@ -44,7 +44,6 @@
 mod config;
 mod error;
 pub mod generator;
-mod keys;
 mod operation;
 mod properties;
 mod rng;
@@ -57,7 +56,7 @@ pub use config::{
     WorkloadConfig, WORKLOAD_PROPERTIES,
 };
 pub use error::{Error, Result, Source};
-pub use keys::{fnvhash64, key_name, write_key, KEY_PREFIX};
+pub use kvlab_ycsb_keys::{fnvhash64, key_name, write_key, KEY_PREFIX};
 pub use operation::{FieldSet, KeyList, OpKind, Operation};
 pub use properties::{parse_override, Properties};
 pub use rng::{splitmix64, Rng};

@@ -259,7 +259,7 @@ impl RunStream {
                 h.set_epoch(epoch);
                 self.next_shift_at = (epoch + 1).saturating_mul(c.hotset_shift_operations);
             }
-        } else if c.hotset_shift_seconds > 0.0 && self.ops % CLOCK_CHECK_INTERVAL == 0 {
+        } else if c.hotset_shift_seconds > 0.0 && self.ops.is_multiple_of(CLOCK_CHECK_INTERVAL) {
             let start = *self.wl.run_start.get_or_init(Instant::now);
             let epoch = (start.elapsed().as_secs_f64() / c.hotset_shift_seconds) as u64;
             h.set_epoch(epoch);

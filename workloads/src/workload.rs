@@ -20,6 +20,8 @@ use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use kvlab_ycsb_keys as keys;
+
 use crate::config::{
     FieldLengthDistribution, RequestDistribution, ScanLengthDistribution, WorkloadConfig,
 };
@@ -28,7 +30,6 @@ use crate::generator::counter::AcknowledgedCounter;
 use crate::generator::hotset::{HotDistribution, HotSet};
 use crate::generator::zipfian::{ScrambledZipfian, Zipfian};
 use crate::generator::{Exponential, Histogram, Hotspot, UniformLong};
-use crate::keys;
 use crate::operation::OpKind;
 use crate::properties::Properties;
 use crate::stream::{FieldLength, KeyChooser, LoadStream, RunStream, ScanLength};

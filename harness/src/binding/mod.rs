@@ -126,6 +126,14 @@ pub struct NodeRow {
     pub msgs_sent: u64,
     /// Raft messages received.
     pub msgs_recv: u64,
+    /// Lease reads that fell back to ReadIndex at the leader (no valid lease).
+    pub lease_fallbacks: u64,
+    /// Stale reads that fell back to a ReadIndex read (older than their bound).
+    pub stale_fallbacks: u64,
+    /// Raft snapshots sent by this node's leaders.
+    pub snapshots_sent: u64,
+    /// Raft snapshots applied by this node's peers.
+    pub snapshots_applied: u64,
     /// Region leaders held.
     pub leaders: u64,
 }
@@ -149,6 +157,10 @@ impl NodeRow {
             readindex_rounds: self.readindex_rounds.saturating_sub(before.readindex_rounds),
             msgs_sent: self.msgs_sent.saturating_sub(before.msgs_sent),
             msgs_recv: self.msgs_recv.saturating_sub(before.msgs_recv),
+            lease_fallbacks: self.lease_fallbacks.saturating_sub(before.lease_fallbacks),
+            stale_fallbacks: self.stale_fallbacks.saturating_sub(before.stale_fallbacks),
+            snapshots_sent: self.snapshots_sent.saturating_sub(before.snapshots_sent),
+            snapshots_applied: self.snapshots_applied.saturating_sub(before.snapshots_applied),
             leaders: self.leaders,
         }
     }

@@ -53,7 +53,7 @@ impl DbClient for NullClient {
     #[inline]
     fn execute(&mut self, op: &Operation) -> Result<Served, OpError> {
         self.ops += 1;
-        if self.binding.stall_every > 0 && self.ops % self.binding.stall_every == 0 {
+        if self.binding.stall_every > 0 && self.ops.is_multiple_of(self.binding.stall_every) {
             std::thread::sleep(self.binding.stall);
         }
         std::hint::black_box(op);

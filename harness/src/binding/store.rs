@@ -129,6 +129,10 @@ impl Binding for StoreBinding {
                 readindex_rounds: m.readindex_rounds,
                 msgs_sent: m.msgs_sent,
                 msgs_recv: m.msgs_recv,
+                lease_fallbacks: m.reads.lease_fallbacks,
+                stale_fallbacks: m.reads.stale_fallbacks,
+                snapshots_sent: m.snapshots_sent,
+                snapshots_applied: m.snapshots_applied,
                 leaders: m.leaders_held,
             })
             .collect()

@@ -6,6 +6,11 @@
 //!
 //! * `read`, `update`, `insert` and `delete` rows become [`Op`]s; `scan`, `readmodifywrite` and
 //!   `batchread` rows are only counted ([`History::skipped`]); any other op word is an error.
+//! * Rows whose `phase` is `load` (the records a run loaded before it began, timed from the
+//!   load's start) are counted as skipped too: the history is the run's, on the loaded store,
+//!   whose values the checker takes as initial values (see [`super`]). A trace without a
+//!   `phase` column (written before it existed) is all run; `run` and empty are run; any other
+//!   phase word is an error.
 //! * Each op gets an [`Outcome`] from its status: `ok` (and `not_found` for reads) is
 //!   [`Outcome::Ok`]; for writes `unavailable` and `not_leader` are [`Outcome::Failed`] and any
 //!   other status is [`Outcome::Unknown`]; for reads any other status is [`Outcome::Failed`]
@@ -137,7 +142,8 @@ impl Op {
 pub struct History {
     /// Every read, update, insert and delete, in trace order, failed ones included.
     pub ops: Vec<Op>,
-    /// Rows of op kinds the checker does not model (`scan`, `readmodifywrite`, `batchread`).
+    /// Rows the checker does not model: op kinds `scan`, `readmodifywrite` and `batchread`, and
+    /// every row of the load phase.
     pub skipped: usize,
 }
 
@@ -161,6 +167,8 @@ struct Columns {
     value: usize,
     index_lag: usize,
     age_ms: usize,
+    /// `phase` (`load` or `run`); traces written before it existed lack it.
+    phase: Option<usize>,
 }
 
 impl Columns {
@@ -191,6 +199,7 @@ impl Columns {
             value: find("value")?,
             index_lag: find("index_lag")?,
             age_ms: find("age_ms")?,
+            phase: header.iter().position(|h| h == b"phase"),
         })
     }
 }
@@ -284,8 +293,17 @@ impl History {
     }
 }
 
-/// Parses one row: `None` for an op kind the checker does not model.
+/// Parses one row: `None` for an op kind the checker does not model or a load-phase row.
 fn parse_row(row: &Row<'_>, c: &Columns) -> Result<Option<Op>, CheckError> {
+    if let Some(index) = c.phase {
+        match row.text(index, "phase")? {
+            "" | "run" => {}
+            "load" => return Ok(None),
+            other => {
+                return Err(row.error("phase", format!("unknown phase `{other}` (load or run)")))
+            }
+        }
+    }
     // kvlab writes YCSB's upper-case names (`READ`, `UPDATE`); accept either case.
     let op = row.text(c.op, "op")?.to_ascii_lowercase();
     let kind = match op.as_str() {

@@ -54,7 +54,8 @@ pub struct CheckReport {
     pub unknown: usize,
     /// Reads served as `stale` (included in `reads`), checked for bounded staleness.
     pub stale_reads: usize,
-    /// Rows of op kinds the checker does not model (`scan`, `readmodifywrite`, `batchread`).
+    /// Rows the checker does not model: op kinds `scan`, `readmodifywrite` and `batchread`,
+    /// and the load phase's rows.
     pub skipped: usize,
     /// Operations dropped because they definitely did not take effect (failed reads, writes
     /// that were `unavailable` or `not_leader`).

@@ -411,6 +411,29 @@ fn trace_round_trips_through_the_parser() -> Result {
     Ok(())
 }
 
+#[test]
+fn load_rows_are_skipped_and_phase_is_optional() -> Result {
+    // The load's rows (here one without a value, as a trace outside checking mode has) stay out
+    // of the history; the run's rows, with `run` or an empty phase, are parsed as before.
+    let header = "thread,op,key,start_ns,latency_ns,intended_latency_ns,status,node,served_as,\
+                  value,index_lag,age_ms,phase\n";
+    let csv = format!(
+        "{header}0,INSERT,k,0,5,,ok,1,,,,,load\n1,INSERT,j,0,5,,ok,1,,9,,,load\n\
+         0,READ,j,0,5,,ok,1,leader,9,,,run\n0,UPDATE,k,10,5,,ok,1,,a,,,\n"
+    );
+    let history = History::parse(csv.as_bytes(), "t")?;
+    assert_eq!(history.skipped, 2);
+    let keys: Vec<(&str, OpKind)> = history.ops.iter().map(|o| (o.key.as_str(), o.kind)).collect();
+    assert_eq!(keys, [("j", OpKind::Read), ("k", OpKind::Update)]);
+    assert_eq!(history.ops[0].line, 4);
+    let bad = format!("{header}0,READ,j,0,5,,ok,1,leader,9,,,warmup\n");
+    assert_eq!(
+        parse_error(&bad),
+        "trace trace.csv line 2 column phase: unknown phase `warmup` (load or run)"
+    );
+    Ok(())
+}
+
 fn parse_error(csv: &str) -> String {
     match History::parse(csv.as_bytes(), "trace.csv") {
         Ok(h) => format!("parsed {} ops", h.ops.len()),
@@ -477,7 +500,7 @@ fn keys_run_in_parallel_with_the_same_result() {
     let mut b = Builder::new();
     for k in 0..20u64 {
         b.key(&format!("k{k:02}")).w(0, 10 * k + 1, 0.0, 1.0).w(0, 10 * k + 2, 2.0, 3.0);
-        b.r(1, Some(10 * k + 1 + u64::from(k % 3 == 0)), 4.0, 5.0);
+        b.r(1, Some(10 * k + 1 + u64::from(k.is_multiple_of(3))), 4.0, 5.0);
     }
     let serial = b.check();
     let parallel = check_history(

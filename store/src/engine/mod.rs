@@ -11,6 +11,7 @@
 //! Every engine passes the same conformance suite (`engine::tests`), so engines have no
 //! observable differences beyond durability and speed.
 
+mod crashable;
 mod memory;
 mod options;
 mod rocks;
@@ -21,6 +22,7 @@ use std::fmt;
 use std::ops::Bound;
 use std::path::Path;
 
+pub use crashable::CrashableEngine;
 pub use memory::MemoryEngine;
 pub use options::{EngineKind, RocksOptions, RocksPreset};
 pub use rocks::RocksEngine;

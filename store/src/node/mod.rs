@@ -8,7 +8,7 @@
 //! fsync per round, however many proposals the round carries (group commit). Append
 //! acknowledgements that arrive during that fsync are stepped before the round's `advance`,
 //! so what they commit is applied and answered in the same round; and with a syncing log the
-//! round waits (`store.commit_delay_us`, adaptive by default) for writers to join it. The apply
+//! round may wait (`store.commit_delay_us`, none by default) for writers to join it. The apply
 //! path runs on this thread too, so a node's write throughput is bounded by this one thread,
 //! and its reads by its `read_pool_threads` pool threads.
 //!
@@ -17,6 +17,8 @@
 //! `Unavailable`.
 
 mod read_pool;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -321,7 +323,7 @@ impl RaftLoop {
             }
             NodeMsg::Propose(t) => peer.propose(t, &ctx),
             NodeMsg::Read(t) => peer.read(t, &ctx),
-            NodeMsg::TransferLeader(_, to) => peer.transfer_leader(to, &ctx),
+            NodeMsg::TransferLeader(_, to) => peer.transfer_leader(to),
             NodeMsg::Campaign(_) => peer.campaign(),
         }
         proposal
@@ -426,23 +428,31 @@ fn step_early_acks(
     }
 }
 
-/// Writes a round's batches: the raft batch first (separate log engine), then the data batch, so
-/// the persisted commit index is never behind the persisted applied index.
+/// Writes a round's batches. With a separate log engine the raft batch comes first, then the
+/// (unsynced) data batch, so the persisted log is never behind the persisted applied index —
+/// except for what truncates the log: a compaction flushes the data engine first (every entry
+/// it discards was applied in an earlier round), and a snapshot's data batch is written and
+/// flushed *before* the raft batch that truncates the log it replaces, so that no crash can
+/// leave the log truncated past the durable applied index (which raft-rs cannot load). A crash
+/// between the two leaves the old log behind the applied snapshot, which
+/// `PeerStorage::open` repairs.
 fn write(
     data: &Arc<dyn Engine>,
     raft: Option<&Arc<dyn Engine>>,
     stats: &NodeStats,
-    task: WriteTask,
+    mut task: WriteTask,
 ) -> Result<()> {
-    if !task.raft.is_empty() {
-        if let Some(e) = raft {
-            if task.compacted {
-                data.flush()?;
-            }
-            e.write(task.raft)?;
+    if let Some(e) = raft.filter(|_| !task.raft.is_empty()) {
+        if task.snapshot && !task.data.is_empty() {
+            data.write_unsynced(std::mem::take(&mut task.data))?;
             NodeStats::add(&stats.engine_writes, 1);
-            NodeStats::add(&stats.log_writes, 1);
+            data.flush()?;
+        } else if task.compacted {
+            data.flush()?;
         }
+        e.write(task.raft)?;
+        NodeStats::add(&stats.engine_writes, 1);
+        NodeStats::add(&stats.log_writes, 1);
     }
     if !task.data.is_empty() {
         let log_in_data = raft.is_none() && task.durable;

@@ -73,6 +73,9 @@ pub struct ReadResponse {
     pub served_as: ReadPolicy,
     /// For stale reads: how stale the serving replica was.
     pub staleness: Option<Staleness>,
+    /// The region's leader as the serving replica knew it (clients of every policy learn
+    /// leader changes from this, so follower reads keep avoiding the leader).
+    pub leader: Option<NodeId>,
     /// When the node sent the answer (the client adds the reply latency).
     pub sent_at: Instant,
 }
@@ -120,7 +123,8 @@ pub struct ProposeTask {
 
 /// How reads reach a node's pool: a queue served by pool threads, or, with
 /// `read_pool_threads = 0`, inline on the submitting thread (the client thread for lease and
-/// stale reads, the Raft thread for reads whose read index was reached).
+/// stale reads, after it waited out any emulated request latency; the Raft thread for reads
+/// whose read index was reached) — never the network's timer thread.
 #[derive(Clone)]
 pub enum PoolHandle {
     /// Queue for the pool threads.
@@ -199,11 +203,7 @@ fn handle(ctx: &PoolContext, mut task: ReadTask) {
         return task.fail(Error::Unavailable(format!("region {region} not on node {}", ctx.node)));
     };
     if task.ready {
-        let served_as = if task.fell_back && task.policy == ReadPolicy::Stale {
-            ReadPolicy::Follower
-        } else {
-            task.policy
-        };
+        let served_as = served_as_after_read_index(task.policy, shared);
         let staleness = (task.policy == ReadPolicy::Stale).then(Staleness::default);
         return serve(ctx, shared, task, served_as, staleness);
     }
@@ -217,7 +217,7 @@ fn handle(ctx: &PoolContext, mut task: ReadTask) {
             let too_old = task.max_staleness.is_some_and(|max| st.age_ms > max.as_millis() as u64);
             if too_old {
                 task.fell_back = true;
-                NodeStats::add(&ctx.stats.read_fallbacks, 1);
+                NodeStats::add(&ctx.stats.stale_fallbacks, 1);
                 forward(ctx, task);
             } else {
                 serve(ctx, shared, task, ReadPolicy::Stale, Some(st));
@@ -229,10 +229,25 @@ fn handle(ctx: &PoolContext, mut task: ReadTask) {
                 return task.fail(Error::NotLeader { region, leader });
             }
             task.fell_back = true;
-            NodeStats::add(&ctx.stats.read_fallbacks, 1);
+            NodeStats::add(&ctx.stats.lease_fallbacks, 1);
             forward(ctx, task);
         }
         _ => forward(ctx, task),
+    }
+}
+
+/// The policy a read that went through a ReadIndex round was served as: what it asked for,
+/// except that a lease read without a lease was a ReadIndex read at the leader, a stale read
+/// past its bound a ReadIndex read at whichever replica it reached, and a follower read that
+/// reached the leader (the client's leader cache was behind) a leader read — so counters and
+/// results never credit a policy with reads it did not serve.
+fn served_as_after_read_index(policy: ReadPolicy, shared: &PeerShared) -> ReadPolicy {
+    let at_leader = shared.is_leader.load(Ordering::Acquire);
+    match policy {
+        ReadPolicy::Lease => ReadPolicy::Leader,
+        ReadPolicy::Stale | ReadPolicy::Follower if at_leader => ReadPolicy::Leader,
+        ReadPolicy::Stale => ReadPolicy::Follower,
+        other => other,
     }
 }
 
@@ -274,6 +289,7 @@ pub fn try_local_get(
         node: ctx.node,
         served_as: policy,
         staleness,
+        leader: shared.leader(),
         sent_at: Instant::now(),
     }))
 }
@@ -303,6 +319,7 @@ fn serve(
                 node: ctx.node,
                 served_as,
                 staleness,
+                leader: shared.leader(),
                 sent_at: Instant::now(),
             })
         }

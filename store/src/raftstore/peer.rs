@@ -28,7 +28,13 @@
 //! entry took its place: it will never commit). A leader that steps down or stops answers its
 //! outstanding proposals `Indeterminate`: they are in its log and may still commit under the
 //! next leader, so the client must not retry them (a retried blind put applied twice could
-//! overwrite a later write and break linearizability).
+//! overwrite a later write and break linearizability). So is a proposal whose index a snapshot
+//! covers: this peer never sees its entry, which may have committed.
+//!
+//! **Leases** (see [`PeerShared`]) are granted when a ReadIndex round issued as leader in the
+//! current term completes, and renewed by empty rounds when less than half is left — at most
+//! one renewal per heartbeat interval, and none once the lease cannot be granted in this term
+//! (a `MsgTimeoutNow` was sent).
 //!
 //! **Freshness for stale reads.** A leader that has committed an entry of its own term stamps its
 //! commit index on every message it sends ([`RaftEnvelope::leader_commit`]); a follower in the
@@ -42,7 +48,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use raft::prelude::{Entry, EntryType, Message, Ready};
+use raft::prelude::{Entry, EntryType, Message, MessageType, Ready};
 use raft::{RawNode, ReadOnlyOption, StateRole};
 
 use crate::config::{ClusterConfig, Failpoints, ReadPolicy};
@@ -99,8 +105,16 @@ pub struct Peer {
     read_states: Vec<raft::ReadState>,
     next_ctx: u64,
     was_leader: bool,
-    transfer_ns: u64,
-    transfer_term: u64,
+    /// Whether the Ready being handled carried a snapshot: its data and applied state go to
+    /// the round's log batch, so nothing of this peer may be published after the apply batch.
+    snapshot_unwritten: bool,
+    /// The last term in which this peer sent a `MsgTimeoutNow` (0 = never): the transferee
+    /// may win an election whenever it arrives, so no lease is granted again in that term.
+    timeout_now_term: u64,
+    /// When the last lease renewal round was issued (renewals are rate-limited).
+    last_renewal: Option<Instant>,
+    /// Least time between two lease renewal rounds (one heartbeat interval).
+    renew_interval: Duration,
     lease_ns: u64,
     read_retry: Duration,
     gc_threshold: u64,
@@ -154,8 +168,10 @@ impl Peer {
             read_states: Vec::new(),
             next_ctx: clock.now_ns() ^ (node << 48),
             was_leader: false,
-            transfer_ns: 0,
-            transfer_term: 0,
+            snapshot_unwritten: false,
+            timeout_now_term: 0,
+            last_renewal: None,
+            renew_interval: cfg.tick * cfg.heartbeat_ticks.max(1) as u32,
             lease_ns: cfg.lease_duration().as_nanos() as u64,
             read_retry: cfg.tick * (cfg.heartbeat_ticks as u32 * 4).max(4),
             gc_threshold: cfg.log_gc_threshold,
@@ -184,17 +200,26 @@ impl Peer {
         let _ = self.raw.campaign();
     }
 
-    /// Asks raft-rs to hand leadership to `to`. The lease is dropped first and never renewed
-    /// again in this term: a `MsgTimeoutNow` already sent lets the transferee win an election
-    /// even if raft-rs later aborts the transfer here.
-    pub fn transfer_leader(&mut self, to: NodeId, ctx: &PeerContext<'_>) {
+    /// Asks raft-rs to hand leadership to `to`. While raft-rs runs the transfer the lease is
+    /// suspended (`transferring`); raft-rs may also ignore the request (`to` is not a voter, or
+    /// already the transferee) or abort it after an election timeout, and then the lease
+    /// resumes. Only a `MsgTimeoutNow` actually sent ends the lease for the rest of the term
+    /// (see [`Self::send`]): it lets the transferee win an election at once, even if this
+    /// leader aborts the transfer afterwards.
+    pub fn transfer_leader(&mut self, to: NodeId) {
         if self.is_leader() && to != self.raw.raft.id {
-            self.shared.transferring.store(true, Ordering::Release);
-            self.shared.lease_until_ns.store(0, Ordering::Release);
-            self.transfer_ns = ctx.clock.now_ns();
-            self.transfer_term = self.raw.raft.term;
             self.raw.transfer_leader(to);
+            let transferring = self.raw.raft.lead_transferee.is_some();
+            self.shared.transferring.store(transferring, Ordering::Release);
         }
+    }
+
+    /// Whether a completed ReadIndex round may grant this leader a lease: it leads, no
+    /// transfer is in progress and it sent no `MsgTimeoutNow` in this term.
+    fn may_hold_lease(&self) -> bool {
+        self.is_leader()
+            && self.raw.raft.lead_transferee.is_none()
+            && self.timeout_now_term != self.raw.raft.term
     }
 
     /// Whether `msg` may be stepped between this peer's `ready` and `advance`: an append
@@ -202,7 +227,7 @@ impl Peer {
     pub fn takes_early_ack(&self, msg: &Message) -> bool {
         self.is_leader()
             && msg.term == self.raw.raft.term
-            && msg.get_msg_type() == raft::prelude::MessageType::MsgAppendResponse
+            && msg.get_msg_type() == MessageType::MsgAppendResponse
     }
 
     /// Steps a message from another node.
@@ -294,21 +319,33 @@ impl Peer {
     }
 
     /// Once per loop: issues the batched ReadIndex round, renews the lease, retries rounds that
-    /// got no answer and expires reads past their deadline.
+    /// got no answer and expires reads past their deadline (queued, in a round, or waiting for
+    /// apply).
     pub fn flush_reads(&mut self, ctx: &PeerContext<'_>) {
         let now = Instant::now();
+        if !self.read_batch.is_empty() {
+            let batch = std::mem::take(&mut self.read_batch);
+            self.read_batch = self.expire(batch, now);
+        }
         self.issue_batch(ctx);
-        // Lease renewal: an empty ReadIndex round when less than half the lease is left.
+        // Lease renewal: an empty ReadIndex round when less than half the lease is left, at
+        // most one per heartbeat interval, and only when its answer could grant a lease (and
+        // raft-rs would not drop it: a leader that has not applied an entry of its term).
         let renewing = self.pending_reads.values().any(|p| p.tasks.is_empty());
-        if self.is_leader()
+        let renewed_recently =
+            self.last_renewal.is_some_and(|t| now.duration_since(t) < self.renew_interval);
+        let term_applied = self.shared.applied_term.load(Ordering::Acquire) == self.raw.raft.term;
+        if self.may_hold_lease()
+            && term_applied
             && !renewing
-            && self.raw.raft.lead_transferee.is_none()
+            && !renewed_recently
             && self.shared.lease_remaining(ctx.clock.now_ns()).as_nanos()
                 < u128::from(self.lease_ns / 2)
         {
+            self.last_renewal = Some(now);
             self.issue_read_index(Vec::new(), ctx);
         }
-        // Retry rounds raft-rs dropped; expire tasks.
+        // Retry rounds raft-rs dropped (reads queued behind them join the retry); expire tasks.
         let stale: Vec<Vec<u8>> = self
             .pending_reads
             .iter()
@@ -317,8 +354,9 @@ impl Peer {
             .collect();
         for key in stale {
             let Some(p) = self.pending_reads.remove(&key) else { continue };
-            let live = self.expire(p.tasks, now);
+            let mut live = self.expire(p.tasks, now);
             if !live.is_empty() {
+                live.append(&mut self.read_batch);
                 self.issue_read_index(live, ctx);
             }
         }
@@ -349,6 +387,12 @@ impl Peer {
             let batch = std::mem::take(&mut self.read_batch);
             self.issue_read_index(batch, ctx);
         }
+    }
+
+    /// Sets how long a ReadIndex round may go unanswered before it is re-issued (tests).
+    #[cfg(test)]
+    pub fn set_read_retry(&mut self, retry: Duration) {
+        self.read_retry = retry;
     }
 
     /// Whether the peer has work for another Ready round right away.
@@ -382,7 +426,8 @@ impl Peer {
         }
     }
 
-    fn send(&self, msgs: Vec<Message>, ctx: &PeerContext<'_>) {
+    /// Sends `msgs`. A `MsgTimeoutNow` among them ends the lease for the rest of the term.
+    fn send(&mut self, msgs: Vec<Message>, ctx: &PeerContext<'_>) {
         if msgs.is_empty() {
             return;
         }
@@ -395,6 +440,15 @@ impl Peer {
             .then_some(self.raw.raft.raft_log.committed);
         for msg in msgs {
             NodeStats::add(&ctx.stats.msgs_sent, 1);
+            match msg.get_msg_type() {
+                MessageType::MsgTimeoutNow => {
+                    // The transferee may now win an election at any moment in this term.
+                    self.timeout_now_term = term;
+                    self.shared.lease_until_ns.store(0, Ordering::Release);
+                }
+                MessageType::MsgSnapshot => NodeStats::add(&ctx.stats.snapshots_sent, 1),
+                _ => {}
+            }
             let to = msg.to;
             ctx.transport.send(RaftEnvelope {
                 region: self.region.id,
@@ -426,8 +480,13 @@ impl Peer {
                 let Some(p) = self.proposals.pop_front() else { break };
                 let result = if p.index == e.index && p.term == e.term {
                     Ok(ctx.node)
-                } else {
+                } else if p.index == e.index {
+                    // Another entry committed at its index: this proposal never will.
                     Err(Error::NotLeader { region: self.region.id, leader: self.leader_hint() })
+                } else {
+                    // Its index was never applied as an entry here (a snapshot covered it):
+                    // it may have committed.
+                    Err(indeterminate_covered(self.region.id, p.index))
                 };
                 self.done.push((p.reply, result));
             }
@@ -457,11 +516,19 @@ impl Peer {
         }
         let mut rd = self.raw.ready();
         self.send(rd.take_messages(), ctx);
-        if !rd.snapshot().is_empty() {
+        self.snapshot_unwritten = !rd.snapshot().is_empty();
+        if self.snapshot_unwritten {
             let snap = rd.snapshot().clone();
             self.raw.mut_store().apply_snapshot(&snap, task)?;
             let meta = snap.get_metadata();
             self.applied_pending = Some((meta.index, meta.term));
+            // Proposals the snapshot covers were never seen as entries here: they may have
+            // committed, so their writers must not retry them.
+            while self.proposals.front().is_some_and(|p| p.index <= meta.index) {
+                let Some(p) = self.proposals.pop_front() else { break };
+                let err = indeterminate_covered(self.region.id, p.index);
+                self.done.push((p.reply, Err(err)));
+            }
             NodeStats::add(&ctx.stats.snapshots_applied, 1);
         }
         let committed = rd.take_committed_entries();
@@ -485,9 +552,12 @@ impl Peer {
     }
 
     /// After the apply batch is written: publishes the applied index and answers the proposals
-    /// and reads it completes.
+    /// and reads it completes. A peer whose Ready carried a snapshot publishes nothing here:
+    /// its snapshot and everything applied after it are in the log batch, not yet written.
     pub fn publish_applied(&mut self, ctx: &PeerContext<'_>) {
-        self.publish(ctx);
+        if !self.snapshot_unwritten {
+            self.publish(ctx);
+        }
     }
 
     /// Phase 2: after the first write.
@@ -501,6 +571,8 @@ impl Peer {
         task: &mut WriteTask,
         ctx: &PeerContext<'_>,
     ) -> Result<()> {
+        // The log batch (with any snapshot) is written now.
+        self.snapshot_unwritten = false;
         self.publish(ctx);
         self.send(rd.take_persisted_messages(), ctx);
         let mut light = self.raw.advance(rd);
@@ -524,12 +596,7 @@ impl Peer {
                 // A heartbeat quorum confirmed this leadership after `issued_ns`.
                 self.note_fresh(rs.index, p.issued_ns);
             }
-            if self.is_leader()
-                && p.term == self.raw.raft.term
-                && self.raw.raft.lead_transferee.is_none()
-                && p.issued_ns > self.transfer_ns
-                && self.raw.raft.term != self.transfer_term
-            {
+            if self.may_hold_lease() && p.term == self.raw.raft.term {
                 self.shared.lease_until_ns.fetch_max(p.issued_ns + self.lease_ns, Ordering::AcqRel);
             }
             for t in p.tasks {
@@ -632,6 +699,12 @@ impl Peer {
             t.fail(err());
         }
     }
+}
+
+fn indeterminate_covered(region: crate::topology::RegionId, index: Index) -> Error {
+    Error::Indeterminate(format!(
+        "region {region}: a snapshot covered the write proposed at index {index}"
+    ))
 }
 
 fn dispatch(task: ReadTask, ctx: &PeerContext<'_>) {

@@ -11,8 +11,10 @@
 //! is in progress. `lease_until` is set to `t0 + lease` when a ReadIndex round issued at `t0`
 //! (a heartbeat quorum) completes; followers that answered that heartbeat reset their election
 //! timers after `t0` and, with check_quorum, reject votes for an election timeout, so no other
-//! leader can be elected before `t0 + election timeout > lease_until`. A leader transfer drops
-//! the lease for the rest of the term (the transferee may be elected at once by `MsgTimeoutNow`).
+//! leader can be elected before `t0 + election timeout > lease_until`. A leader transfer in
+//! progress suspends the lease; a `MsgTimeoutNow` sent ends it for the rest of the term (the
+//! transferee may be elected at once, whenever the message arrives), while a transfer that
+//! raft-rs ignored or aborted before sending one leaves it intact.
 //! Known gap, shared with raft-rs/etcd lease reads: a follower that *restarts* forgets its
 //! leader and may vote inside the lease window.
 //!

@@ -39,6 +39,10 @@ pub struct WriteTask {
     /// Whether the batch compacts a log: with a separate, unsynced data engine the data engine
     /// must be flushed first, so no entry is discarded before its application is durable.
     pub compacted: bool,
+    /// Whether the batch installs a snapshot: its data and applied state (data batch) must be
+    /// durable before the log truncation that goes with it (raft batch) is written, or a crash
+    /// in between leaves the log truncated past the applied index.
+    pub snapshot: bool,
     /// Whether the batch holds Raft state (entries, hard state, truncation, a snapshot) that
     /// must be durable before the round goes on. A batch that only applies committed entries
     /// need not be synced: after a crash the entries are applied again from the durable log.
@@ -109,14 +113,36 @@ impl PeerStorage {
                 }
             }
         }
-        if store.applied.0 > store.truncated.0 && store.entries.is_empty() {
-            // The log is not persisted (memory log) but data was: start from the applied state.
-            store.truncated = store.applied;
-        }
+        store.recover_log_behind_applied()?;
         if store.hard_state.commit < store.applied.0 {
             store.hard_state.commit = store.applied.0;
         }
         Ok(store)
+    }
+
+    /// Makes the log start at the applied index when it does not hold the applied entry: the
+    /// log is not persisted (memory log), or a crash came between a snapshot's data (durable
+    /// first) and the truncation of the log it replaces. The entries such a log still holds
+    /// are the replaced log's: they are dropped, on disk too, and the truncation is recorded.
+    fn recover_log_behind_applied(&mut self) -> Result<()> {
+        let (index, term) = self.applied;
+        if index <= self.truncated.0 || raft::Storage::term(self, index).ok() == Some(term) {
+            return Ok(());
+        }
+        let id = self.region.id;
+        let old_first = self.truncated.0 + 1;
+        let old_last = self.last();
+        self.entries.clear();
+        self.truncated = self.applied;
+        if let Some(log) = self.log_engine().cloned() {
+            let mut batch = WriteBatch::new();
+            for idx in old_first..=old_last {
+                batch.delete(keys::log_key(id, idx));
+            }
+            batch.put(keys::truncated_key(id), keys::encode_index_term(index, term));
+            log.write(batch)?;
+        }
+        Ok(())
     }
 
     fn log_engine(&self) -> Option<&Arc<dyn Engine>> {
@@ -247,6 +273,7 @@ impl PeerStorage {
         let old_last = self.last();
         self.entries.clear();
         self.truncated = (index, term);
+        task.snapshot = true;
         self.conf_state = meta.get_conf_state().clone();
         self.hard_state.commit = self.hard_state.commit.max(index);
         self.hard_state.term = self.hard_state.term.max(term);

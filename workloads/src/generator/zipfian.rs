@@ -25,7 +25,7 @@
 //! needs ζ(10¹⁰ + 1, θ); summing 10¹⁰ terms is too slow, so [`zeta`] switches to the
 //! Euler–Maclaurin formula above 2²⁰ items (relative error below 1e-13).
 
-use crate::keys::fnvhash64;
+use crate::fnvhash64;
 use crate::rng::Rng;
 
 /// YCSB's default zipfian constant θ.

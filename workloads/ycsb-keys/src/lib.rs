@@ -1,9 +1,20 @@
-//! Key names, exactly as YCSB's `CoreWorkload.buildKeyName` makes them.
+//! Key names, exactly as YCSB's `CoreWorkload.buildKeyName` makes them, and YCSB's FNV hash.
 //!
 //! A keynum is hashed with FNV-1a 64 unless `insertorder=ordered`; the key is `user`, then
 //! zeros up to `zeropadding` digits, then the (possibly hashed) number in decimal. YCSB's hash
 //! returns Java's `Math.abs` of the signed 64-bit hash, so the number is never negative except
 //! for `i64::MIN`, which Java leaves negative and prints with its minus sign; kvlab does the same.
+//!
+//! This is kvlab's one implementation of them, in a crate of its own so that both users depend
+//! on it and neither on the other: the workload generators (`kvlab-workloads`, which re-exports
+//! it) make their keys with it, and the store (`kvlab-store`) samples YCSB's key space with it
+//! to place its default region splits, knowing nothing else of workloads.
+//!
+//! ```
+//! // YCSB's first key with the default `insertorder=hashed` and `zeropadding=1`.
+//! assert_eq!(kvlab_ycsb_keys::key_name(0, 1, false), "user6284781860667377211");
+//! assert_eq!(kvlab_ycsb_keys::key_name(7, 1, true), "user7");
+//! ```
 
 /// FNV-1a 64 offset basis.
 const FNV_OFFSET_BASIS_64: u64 = 0xCBF2_9CE4_8422_2325;
@@ -187,10 +198,44 @@ mod tests {
         }
     }
 
+    /// YCSB's own values: `Utils.fnvhash64` and `CoreWorkload.buildKeyName(keynum, 1, false)`
+    /// (`insertorder=hashed`, the default), computed by the bodies of those two methods
+    /// (brianfrankcooper/YCSB, `core/src/main/java/site/ycsb/Utils.java` and
+    /// `core/src/main/java/site/ycsb/workloads/CoreWorkload.java`) run under `java`, and again by
+    /// a separate Python model of Java's 64-bit arithmetic; both agree. Keynums 0–3 are also the
+    /// `fnv` line of `workloads/tests/data/ycsb-java-counts.txt`, printed by YCSB's classes
+    /// themselves.
+    const YCSB_REFERENCE: [(i64, i64, &str); 11] = [
+        (0, 6_284_781_860_667_377_211, "user6284781860667377211"),
+        (1, 8_517_097_267_634_966_620, "user8517097267634966620"),
+        (2, 1_820_151_046_732_198_393, "user1820151046732198393"),
+        (3, 4_052_466_453_699_787_802, "user4052466453699787802"),
+        (1000, 5_952_875_239_596_136_740, "user5952875239596136740"),
+        (999_999, 2_744_965_632_448_235_251, "user2744965632448235251"),
+        (123_456_789, 2_350_796_791_908_741_607, "user2350796791908741607"),
+        // The first keynum whose high four bytes are not all zero (the long path); 18 digits.
+        (1 << 32, 634_246_865_027_890_484, "user634246865027890484"),
+        (-1, 8_289_690_350_564_177_859, "user8289690350564177859"),
+        (i64::MAX, 8_289_549_613_075_766_851, "user8289549613075766851"),
+        (i64::MIN, 6_284_922_598_155_788_219, "user6284922598155788219"),
+    ];
+
+    #[test]
+    fn ycsb_reference_values() {
+        for (keynum, hash, key) in YCSB_REFERENCE {
+            assert_eq!(fnvhash64(keynum), hash, "fnvhash64({keynum})");
+            assert_eq!(key_name(keynum, 1, false), key, "buildKeyName({keynum})");
+            let mut out = Vec::new();
+            write_key(&mut out, keynum, 1, false);
+            assert_eq!(out, key.as_bytes(), "write_key({keynum})");
+        }
+        // buildKeyName pads the number with zeros to `zeropadding` characters.
+        assert_eq!(key_name(1 << 32, 22, false), "user0000634246865027890484");
+    }
+
     #[test]
     fn hashed_key_names() {
         assert_eq!(key_name(0, 1, false), "user6284781860667377211");
-        // Computed independently (Python, from the algorithm in REFERENCE.md).
         assert_eq!(key_name(1, 1, false), "user8517097267634966620");
         assert_eq!(key_name(2, 1, false), "user1820151046732198393");
         assert_eq!(key_name(3, 1, false), "user4052466453699787802");
