@@ -13,7 +13,7 @@ use crate::progress::Progress;
 use crate::results::{default_dir, ResultsWriter, RunRecord};
 use crate::runner::StopFlag;
 use crate::settings::Settings;
-use crate::suite::{mean_ci95, Suite};
+use crate::suite::{mean_ci95, Order, Suite};
 
 /// Where results go and how to report progress.
 pub struct Output {
@@ -105,7 +105,8 @@ pub fn run_single(
     Ok(dir)
 }
 
-/// `kvlab suite FILE`: every configuration × repetition, then `aggregate.csv`.
+/// `kvlab suite FILE`: every configuration × repetition, in the suite's `order` (interleaved
+/// by default: see [`crate::suite`]), then `aggregate.csv`.
 ///
 /// # Errors
 ///
@@ -133,6 +134,9 @@ pub fn run_suite(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "suite".into());
     let dir = output.dir(&name);
+    let schedule = suite.schedule(reps);
+    let run_order: Vec<String> =
+        schedule.iter().map(|slot| suite.configs[slot.config].run_id(slot.rep)).collect();
     let meta = json!({
         "command": command,
         "kind": "suite",
@@ -140,6 +144,9 @@ pub fn run_suite(
         "suite_text": std::fs::read_to_string(suite_path).unwrap_or_default(),
         "question": suite.question,
         "repetitions": reps,
+        "order": suite.order.as_str(),
+        "order_seed": (suite.order == Order::Shuffled).then_some(suite.order_seed),
+        "run_order": run_order,
         "axes": suite.axes,
     });
     let mut writer = ResultsWriter::create(&dir, &suite.axes, meta)?;
@@ -149,61 +156,60 @@ pub fn run_suite(
     }
     let mut figures: Vec<RepFigures> = Vec::new();
     let mut totals = CheckTotals::default();
-    let total = suite.configs.len() * reps;
+    let total = schedule.len();
     let mut done = 0;
-    'configs: for (config, settings) in suite.configs.iter().zip(all_settings) {
-        for rep in 1..=reps {
-            if stop.is_stopped() {
-                break 'configs;
-            }
-            done += 1;
-            let label = format!("[{done}/{total}] {}", config.run_id(rep));
-            if output.progress {
-                let axes: Vec<String> =
-                    config.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                eprintln!("{label} {}", axes.join(" "));
-            }
-            let mut progress = output.progress(&settings, &label);
-            let mut settings = settings.clone();
-            let trace = settings.check.then(|| {
-                trace_path(writer.dir(), &config.run_id(rep), true, settings.trace.as_deref())
-            });
-            if let Some(t) = &trace {
-                let parent = t.parent().unwrap_or(writer.dir());
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| Error::io("cannot create results directory", parent, e))?;
-                settings.trace = Some(t.clone());
-            }
-            let mut record = run_once(
-                settings,
-                Mode::Run,
-                stop,
-                &mut progress,
-                &config.run_id(rep),
-                config.axes.clone(),
-                rep,
-            )?;
-            for w in &record.warnings {
-                eprintln!("warning: {} {w}", config.run_id(rep));
-            }
-            if rep == 1 && config.index == 1 {
-                record.warnings.extend(unknown.clone());
-            }
-            writer.add(&record)?;
-            if let (Some(trace), false) = (&trace, stop.is_stopped()) {
-                let report = check_run(writer.dir(), &suite.axes, &record, trace, &mut totals)?;
-                if output.progress {
-                    let verdict = if report.is_ok() { "ok" } else { "VIOLATION" };
-                    eprintln!(
-                        "  check: {verdict}: {} ops on {} keys, {} violation(s)",
-                        report.ops,
-                        report.keys,
-                        report.violations.len()
-                    );
-                }
-            }
-            figures.push((config.index, config.axes.clone(), Figures::of(&record)));
+    for slot in &schedule {
+        let (config, settings, rep) =
+            (&suite.configs[slot.config], &all_settings[slot.config], slot.rep);
+        if stop.is_stopped() {
+            break;
         }
+        done += 1;
+        let label = format!("[{done}/{total}] {}", config.run_id(rep));
+        if output.progress {
+            let axes: Vec<String> = config.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            eprintln!("{label} {}", axes.join(" "));
+        }
+        let mut progress = output.progress(settings, &label);
+        let mut settings = settings.clone();
+        let trace = settings.check.then(|| {
+            trace_path(writer.dir(), &config.run_id(rep), true, settings.trace.as_deref())
+        });
+        if let Some(t) = &trace {
+            let parent = t.parent().unwrap_or(writer.dir());
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io("cannot create results directory", parent, e))?;
+            settings.trace = Some(t.clone());
+        }
+        let mut record = run_once(
+            settings,
+            Mode::Run,
+            stop,
+            &mut progress,
+            &config.run_id(rep),
+            config.axes.clone(),
+            rep,
+        )?;
+        for w in &record.warnings {
+            eprintln!("warning: {} {w}", config.run_id(rep));
+        }
+        if done == 1 {
+            record.warnings.extend(unknown.clone());
+        }
+        writer.add(&record)?;
+        if let (Some(trace), false) = (&trace, stop.is_stopped()) {
+            let report = check_run(writer.dir(), &suite.axes, &record, trace, &mut totals)?;
+            if output.progress {
+                let verdict = if report.is_ok() { "ok" } else { "VIOLATION" };
+                eprintln!(
+                    "  check: {verdict}: {} ops on {} keys, {} violation(s)",
+                    report.ops,
+                    report.keys,
+                    report.violations.len()
+                );
+            }
+        }
+        figures.push((config.index, rep, config.axes.clone(), Figures::of(&record)));
     }
     write_aggregate(writer.dir(), &suite.axes, &figures)?;
     let dir = writer.finish(stop.is_stopped())?;
@@ -217,8 +223,8 @@ pub fn run_suite(
     Ok(dir)
 }
 
-/// One repetition's figures, with its configuration number and axis values.
-type RepFigures = (usize, Vec<(String, String)>, Figures);
+/// One repetition's figures, with its configuration number, repetition and axis values.
+type RepFigures = (usize, usize, Vec<(String, String)>, Figures);
 
 /// Per (phase, op, latency): throughput, mean, p50, p99.
 struct Figures(BTreeMap<(String, String, String), [f64; 4]>);
@@ -280,13 +286,16 @@ fn write_aggregate(dir: &Path, axes: &[String], figures: &[RepFigures]) -> Resul
     header.extend(axes.iter().cloned());
     header.extend(AGGREGATE_COLUMNS.iter().map(|c| c.to_string()));
     out.write_record(&header).map_err(err)?;
-    let mut by_config: BTreeMap<usize, Vec<&RepFigures>> = BTreeMap::new();
+    // Per configuration, its repetitions in `rep` order whatever order they ran in, so the
+    // suite's `order` cannot change a figure (not even a float sum's rounding).
+    let mut by_config: BTreeMap<usize, BTreeMap<usize, &RepFigures>> = BTreeMap::new();
     for rep in figures {
-        by_config.entry(rep.0).or_default().push(rep);
+        by_config.entry(rep.0).or_default().insert(rep.1, rep);
     }
     for (index, reps) in by_config {
-        let config_axes = &reps[0].1;
-        let reps: Vec<&Figures> = reps.iter().map(|r| &r.2).collect();
+        let Some(first) = reps.values().next() else { continue };
+        let config_axes = &first.2;
+        let reps: Vec<&Figures> = reps.values().map(|r| &r.3).collect();
         let keys: std::collections::BTreeSet<_> =
             reps.iter().flat_map(|f| f.0.keys().cloned()).collect();
         for key in keys {
@@ -313,4 +322,37 @@ fn write_aggregate(dir: &Path, axes: &[String], figures: &[RepFigures]) -> Resul
         }
     }
     out.flush().map_err(|e| Error::io("cannot write results file", &path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Figures of one repetition whose every value is `v`.
+    fn rep(rep: usize, v: f64) -> RepFigures {
+        let key = ("run".to_string(), "READ".to_string(), "service".to_string());
+        (
+            1,
+            rep,
+            vec![("engine".to_string(), "memory".to_string())],
+            Figures([(key, [v; 4])].into()),
+        )
+    }
+
+    fn aggregate(figures: &[RepFigures]) -> String {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        write_aggregate(dir.path(), &["engine".to_string()], figures).expect("aggregate");
+        std::fs::read_to_string(dir.path().join("aggregate.csv")).expect("aggregate.csv")
+    }
+
+    #[test]
+    fn aggregate_does_not_depend_on_run_order() {
+        // Values whose float sum depends on the order they are added in.
+        let values = [1e16, -1e16, 1.0];
+        let in_rep_order: Vec<RepFigures> = (0..3).map(|i| rep(i + 1, values[i])).collect();
+        let shuffled: Vec<RepFigures> = [0, 2, 1].iter().map(|&i| rep(i + 1, values[i])).collect();
+        let a = aggregate(&in_rep_order);
+        assert!(a.contains("c01,memory,run,READ,service,3,0.333,"), "{a}");
+        assert_eq!(a, aggregate(&shuffled), "the same figures whatever order the runs went in");
+    }
 }

@@ -51,7 +51,7 @@ pub fn run_once(
     };
     if let (Some(target), Some(phase)) = (settings.target, run.as_ref()) {
         let secs = phase.measured.as_secs_f64().max(1e-9);
-        let achieved = phase.collector.totals.ok() as f64 / secs;
+        let achieved = phase.collector.totals.completed() as f64 / secs;
         if achieved < 0.9 * target {
             warnings.push(format!(
                 "target {target} ops/s was not reached: {achieved:.0} ops/s measured; \

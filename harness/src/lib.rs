@@ -2,7 +2,7 @@
 //! that can be trusted, plotted and published.
 //!
 //! The data path: workload stream → [`runner`] (one OS thread per client, optional pacing to
-//! a target rate) → [`binding`] (`null`, `engine`, `store`) → [`measure`] (per-thread
+//! a target rate, optionally many requests in flight per thread: [`pipeline`]) → [`binding`] (`null`, `engine`, `store`) → [`measure`] (per-thread
 //! HdrHistograms merged each second) → [`results`] (CSV, interval logs, `run.json`,
 //! `ycsb.txt`, `events.csv`). [`nemesis`] injects faults during a run and `check` verifies
 //! the histories of checking-mode runs. [`suite`] expands experiment matrices and [`commands`] ties it together for
@@ -17,10 +17,12 @@ mod error;
 pub mod experiment;
 pub mod measure;
 pub mod nemesis;
+pub mod pipeline;
 pub mod progress;
 pub mod results;
 pub mod runner;
 pub mod settings;
+pub mod stages;
 pub mod suite;
 
 pub use error::{Error, Result};

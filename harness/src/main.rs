@@ -152,6 +152,10 @@ struct RunArgs {
     /// Client threads (property threadcount), e.g. --threads 8.
     #[arg(long, value_name = "N")]
     threads: Option<String>,
+    /// Operations each client thread keeps in flight (property inflight, default 1; more needs
+    /// the store binding), e.g. --inflight 32.
+    #[arg(long, value_name = "N")]
+    inflight: Option<String>,
     /// Total target throughput in ops/s; enables coordinated-omission-corrected "intended"
     /// latency (property target), e.g. --target 50000.
     #[arg(long, value_name = "OPS_PER_SEC")]
@@ -215,6 +219,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
     let flags = [
         ("db", args.db.clone()),
         ("threadcount", args.threads.clone()),
+        ("inflight", args.inflight.clone()),
         ("target", args.target.clone()),
         ("seed", args.seed.clone()),
         ("duration", args.duration.clone()),

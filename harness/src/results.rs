@@ -85,6 +85,7 @@ pub struct ResultsWriter {
     nodes: csv::Writer<File>,
     errors: csv::Writer<File>,
     staleness: csv::Writer<File>,
+    stages: csv::Writer<File>,
     events: csv::Writer<File>,
     ycsb: BufWriter<File>,
     meta: serde_json::Value,
@@ -198,6 +199,7 @@ impl ResultsWriter {
                     "staleness.csv",
                     &prefix(&["metric", "count", "mean", "p50", "p90", "p99", "p999", "max"]),
                 )?,
+                stages: csv_writer(dir, "stages.csv", &prefix(&crate::stages::STAGE_COLUMNS))?,
                 events: csv::Writer::from_writer(File::create(dir.join("events.csv")).map_err(
                     |e| Error::io("cannot create results file", dir.join("events.csv"), e),
                 )?),
@@ -278,40 +280,48 @@ impl ResultsWriter {
         record: &RunRecord,
         phase: &PhaseOutcome,
     ) -> Result<()> {
+        let stages_path = self.dir.join("stages.csv");
+        for (stage, count, mean, p50, p99, share) in phase.stages.rows() {
+            let mut row = key.to_vec();
+            row.extend([phase.phase.as_str().to_string(), stage.to_string(), count.to_string()]);
+            row.extend([mean, p50, p99].map(|v| format!("{v:.3}")));
+            row.push(format!("{share:.4}"));
+            self.stages.write_record(&row).map_err(|e| results_error(&stages_path, e))?;
+        }
         let totals = &phase.collector.totals;
         let secs = phase.measured.as_secs_f64().max(1e-9);
-        let ops = totals.named_with_overall();
         let summary_path = self.dir.join("summary.csv");
         let errors_path = self.dir.join("errors.csv");
-        for (op, stats) in &ops {
+        for row in totals.rows() {
             for kind in [LatencyKind::Service, LatencyKind::Intended] {
-                let Some(hist) = stats.latency(kind) else { continue };
-                let mut row = key.to_vec();
-                row.push(phase.phase.as_str().to_string());
-                row.push(op.clone());
-                row.push(kind.as_str().to_string());
-                row.push(hist.len().to_string());
-                row.push(stats.failed().to_string());
-                row.push(f(hist.len() as f64 / secs));
-                row.extend(latency_columns(hist));
-                row.push(f(secs));
-                self.summary.write_record(&row).map_err(|e| results_error(&summary_path, e))?;
+                let Some(hist) = row.latencies.latency(kind) else { continue };
+                let mut cells = key.to_vec();
+                cells.push(phase.phase.as_str().to_string());
+                cells.push(row.name.clone());
+                cells.push(kind.as_str().to_string());
+                cells.push(hist.len().to_string());
+                cells.push(row.failed.to_string());
+                cells.push(f(hist.len() as f64 / secs));
+                cells.extend(latency_columns(hist));
+                cells.push(f(secs));
+                self.summary.write_record(&cells).map_err(|e| results_error(&summary_path, e))?;
             }
-            if op != "ALL" {
-                for (error, count) in &stats.errors {
-                    let mut row = key.to_vec();
-                    row.extend([
-                        phase.phase.as_str().to_string(),
-                        op.clone(),
-                        error.clone(),
-                        count.to_string(),
-                    ]);
-                    self.errors.write_record(&row).map_err(|e| results_error(&errors_path, e))?;
-                }
+        }
+        for (op, stats) in totals.iter() {
+            for (error, count) in &stats.errors {
+                let mut row = key.to_vec();
+                row.extend([
+                    phase.phase.as_str().to_string(),
+                    op.name().to_string(),
+                    error.clone(),
+                    count.to_string(),
+                ]);
+                self.errors.write_record(&row).map_err(|e| results_error(&errors_path, e))?;
             }
         }
         let series_path = self.dir.join("timeseries.csv");
-        for r in &phase.collector.series {
+        let optional = |v: Option<f64>| v.map(f).unwrap_or_default();
+        for r in phase.collector.timeseries(phase.measured) {
             let mut row = key.to_vec();
             row.extend([
                 phase.phase.as_str().to_string(),
@@ -319,10 +329,10 @@ impl ResultsWriter {
                 r.op.clone(),
                 r.count.to_string(),
                 r.errors.to_string(),
-                f(r.count as f64 / crate::measure::INTERVAL.as_secs_f64()),
-                f(r.p50_us),
-                f(r.p99_us),
-                f(r.max_us),
+                f(r.throughput()),
+                optional(r.p50_us),
+                optional(r.p99_us),
+                optional(r.max_us),
             ]);
             self.timeseries.write_record(&row).map_err(|e| results_error(&series_path, e))?;
         }
@@ -410,6 +420,10 @@ impl ResultsWriter {
         Ok(())
     }
 
+    /// `ycsb.txt`, with YCSB's own accounting (its `DBWrapper` and `Measurements`): `[OP]`
+    /// holds the operations that returned OK and counts every return code (`Return=OK`,
+    /// `Return=NOT_FOUND`, `Return=TIMEOUT`, …); the latencies of every other return, not found
+    /// included, go to `[OP-FAILED]`; `[OVERALL]` throughput counts every operation.
     fn write_ycsb(&mut self, record: &RunRecord) -> Result<()> {
         let path = self.dir.join("ycsb.txt");
         let mut text = String::new();
@@ -424,39 +438,27 @@ impl ResultsWriter {
             ));
             let totals = &phase.collector.totals;
             let secs = phase.measured.as_secs_f64().max(1e-9);
+            let operations = totals.completed() + totals.failed();
             text.push_str(&format!("[OVERALL], RunTime(ms), {}\n", phase.measured.as_millis()));
             text.push_str(&format!(
                 "[OVERALL], Throughput(ops/sec), {}\n",
-                totals.ok() as f64 / secs
+                operations as f64 / secs
             ));
             for (kind, stats) in totals.iter() {
-                for latency in [LatencyKind::Service, LatencyKind::Intended] {
-                    let Some(hist) = stats.latency(latency) else { continue };
-                    let name = match latency {
-                        LatencyKind::Service => kind.name().to_string(),
-                        LatencyKind::Intended => format!("Intended-{}", kind.name()),
-                    };
-                    let line =
-                        |metric: &str, value: String| format!("[{name}], {metric}, {value}\n");
-                    text.push_str(&line("Operations", hist.len().to_string()));
-                    text.push_str(&line("AverageLatency(us)", format!("{}", hist.mean() / 1000.0)));
-                    text.push_str(&line("MinLatency(us)", (hist.min() / 1000).to_string()));
-                    text.push_str(&line("MaxLatency(us)", (hist.max() / 1000).to_string()));
-                    for (label, q) in [("95th", 0.95), ("99th", 0.99), ("99.9", 0.999)] {
-                        let metric = format!("{label}PercentileLatency(us)");
-                        text.push_str(&line(
-                            &metric,
-                            (hist.value_at_quantile(q) / 1000).to_string(),
-                        ));
-                    }
-                    if latency == LatencyKind::Service {
-                        text.push_str(&line("Return=OK", hist.len().to_string()));
-                        for (error, count) in &stats.errors {
-                            text.push_str(&line(
-                                &format!("Return={}", error.to_uppercase()),
-                                count.to_string(),
-                            ));
-                        }
+                let mut returns = vec![("OK".to_string(), stats.ok())];
+                if stats.not_found() > 0 {
+                    returns.push(("NOT_FOUND".to_string(), stats.not_found()));
+                }
+                returns.extend(stats.errors.iter().map(|(e, n)| (e.to_uppercase(), *n)));
+                let name = kind.name();
+                ycsb_block(&mut text, name, &stats.ok.service, &returns);
+                if let Some(hist) = stats.ok.intended.as_ref().filter(|h| !h.is_empty()) {
+                    ycsb_block(&mut text, &format!("Intended-{name}"), hist, &[]);
+                }
+                if let Some(failed) = stats.unsuccessful_latencies() {
+                    ycsb_block(&mut text, &format!("{name}-FAILED"), &failed.service, &[]);
+                    if let Some(hist) = &failed.intended {
+                        ycsb_block(&mut text, &format!("Intended-{name}-FAILED"), hist, &[]);
                     }
                 }
             }
@@ -473,6 +475,7 @@ impl ResultsWriter {
             ("nodes.csv", &mut self.nodes),
             ("errors.csv", &mut self.errors),
             ("staleness.csv", &mut self.staleness),
+            ("stages.csv", &mut self.stages),
             ("events.csv", &mut self.events),
         ] {
             writer
@@ -517,14 +520,37 @@ impl ResultsWriter {
     }
 }
 
-/// `mean, p50, p90, p95, p99, p99.9, p99.99, max` in µs.
+/// `mean, p50, p90, p95, p99, p99.9, p99.99, max` in µs; empty without operations.
 fn latency_columns(hist: &Histogram<u64>) -> Vec<String> {
+    if hist.is_empty() {
+        return vec![String::new(); 8];
+    }
     let mut cols = vec![f(hist.mean() / 1000.0)];
     for q in [0.5, 0.9, 0.95, 0.99, 0.999, 0.9999] {
         cols.push(f(us(hist.value_at_quantile(q))));
     }
     cols.push(f(us(hist.max())));
     cols
+}
+
+/// One YCSB measurement: operations, latencies in whole µs, and the return codes counted.
+fn ycsb_block(text: &mut String, name: &str, hist: &Histogram<u64>, returns: &[(String, u64)]) {
+    let mut line = |metric: &str, value: String| {
+        text.push_str(&format!("[{name}], {metric}, {value}\n"));
+    };
+    line("Operations", hist.len().to_string());
+    line("AverageLatency(us)", format!("{}", hist.mean() / 1000.0));
+    line("MinLatency(us)", (hist.min() / 1000).to_string());
+    line("MaxLatency(us)", (hist.max() / 1000).to_string());
+    for (label, q) in [("95th", 0.95), ("99th", 0.99), ("99.9", 0.999)] {
+        line(
+            &format!("{label}PercentileLatency(us)"),
+            (hist.value_at_quantile(q) / 1000).to_string(),
+        );
+    }
+    for (code, count) in returns {
+        line(&format!("Return={code}"), count.to_string());
+    }
 }
 
 fn run_json(record: &RunRecord) -> serde_json::Value {

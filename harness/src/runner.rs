@@ -3,8 +3,12 @@
 //! Each thread pulls operations from its own seeded stream, optionally paced to the target
 //! rate (each operation has an intended start time; latency is measured both from the actual
 //! and from the intended start, correcting coordinated omission as wrk2 and YCSB's `intended`
-//! mode do), and records into its own [`ThreadRecorder`]. The calling thread collects reports,
-//! prints status, and stops the phase on its deadline, its operation count or Ctrl-C.
+//! mode do), and records into its own [`ThreadRecorder`]. The threads' schedules are
+//! staggered: thread t's starts are offset by t·pace/threads (pace: the per-thread period), so
+//! together they issue one operation every 1/target instead of a burst of one per thread on
+//! each tick. The calling thread collects reports, prints status, reads the store's per-node
+//! counters at the warm-up boundary (their baseline: `nodes` covers the same measured part as
+//! the figures), and stops the phase on its deadline, its operation count or Ctrl-C.
 //!
 //! In the run phase a nemesis thread injects faults when one is configured, and in checking
 //! mode every written value is replaced by a unique tag (run nonce, thread, sequence number)
@@ -28,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::measure::{Collector, ThreadRecorder, INTERVAL};
 use crate::progress::Progress;
 use crate::settings::Settings;
+use crate::stages::StageStats;
 
 /// Which YCSB phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,6 +75,8 @@ pub struct PhaseOutcome {
     pub nodes: Vec<NodeRow>,
     /// Faults injected and healed by the nemesis.
     pub events: Vec<crate::nemesis::Event>,
+    /// Where the measured part's store reads spent their time.
+    pub stages: StageStats,
 }
 
 /// A shared stop signal (Ctrl-C, or a test).
@@ -111,7 +118,16 @@ pub fn run_phase(
     append_trace: bool,
 ) -> Result<PhaseOutcome> {
     let threads = settings.threads;
-    let clients = (0..threads).map(|t| binding.client(t)).collect::<Result<Vec<_>>>()?;
+    let window = settings.inflight;
+    let clients = (0..threads)
+        .map(|t| match window {
+            1 => binding.client(t).map(ThreadClient::Blocking),
+            _ => match binding.pipelined_client(t) {
+                Some(client) => client.map(ThreadClient::Pipelined),
+                None => Err(crate::settings::inflight_error(binding.name(), window)),
+            },
+        })
+        .collect::<Result<Vec<_>>>()?;
     let (warmup, deadline_after) = match phase {
         Phase::Load => (Duration::ZERO, None),
         Phase::Run => (settings.warmup, settings.duration),
@@ -145,25 +161,28 @@ pub fn run_phase(
     let deadline = deadline_after.map(|d| start + d);
     progress.begin(phase, deadline_after);
     // Store counters are cumulative: remember them where the measured part begins.
-    let mut baseline = warmup.is_zero().then(|| binding.nodes());
+    let measured_from = start + warmup;
+    let mut baseline = crate::binding::NodeBaseline::new(measured_from);
+    baseline.poll(Instant::now(), || binding.nodes());
 
     let mut events = Vec::new();
-    let ends = std::thread::scope(|scope| -> Result<Vec<Instant>> {
+    let ends = std::thread::scope(|scope| -> Result<Vec<(Instant, StageStats)>> {
         let clients_done = &clients_done;
         let nemesis_handle = nemesis.map(|(spec, cluster)| {
             scope.spawn(move || crate::nemesis::run(spec, cluster, start, clients_done))
         });
         let mut handles = Vec::new();
-        for (thread, mut client) in clients.into_iter().enumerate() {
+        for (thread, client) in clients.into_iter().enumerate() {
             let tx = tx.clone();
             let issued = &issued;
             let trace = trace.as_ref().map(|p| part_path(p, thread));
-            handles.push(scope.spawn(move || -> Result<Instant> {
+            handles.push(scope.spawn(move || -> Result<(Instant, StageStats)> {
                 let mut sink = match &trace {
                     Some(path) => Some(TraceSink::create(path, phase, trace_values)?),
                     None => None,
                 };
                 let mut recorder = ThreadRecorder::new(thread, start, pace.is_some(), tx);
+                let mut stages = StageStats::default();
                 let mut op = Operation::new();
                 let mut source = match phase {
                     Phase::Load => {
@@ -177,9 +196,41 @@ pub fn run_phase(
                     }
                     _ => u64::MAX,
                 };
+                let mut client = match client {
+                    ThreadClient::Blocking(client) => client,
+                    ThreadClient::Pipelined(mut client) => {
+                        let mut driver = ThreadDriver {
+                            phase,
+                            thread,
+                            start,
+                            pace,
+                            threads,
+                            deadline,
+                            limit,
+                            stop,
+                            source: &mut source,
+                            recorder: &mut recorder,
+                            sink: &mut sink,
+                            stages: &mut stages,
+                            measured_from,
+                            workload: workload.as_ref(),
+                            check,
+                            nonce,
+                        };
+                        let clock = crate::pipeline::SystemClock;
+                        let n = crate::pipeline::drive(&mut *client, window, &clock, &mut driver)?;
+                        issued.fetch_add(n, Ordering::Relaxed);
+                        if let Some(sink) = sink {
+                            sink.finish()?;
+                        }
+                        let end = Instant::now();
+                        recorder.finish();
+                        return Ok((end, stages));
+                    }
+                };
                 let mut n: u64 = 0;
                 while n < limit && !stop.is_stopped() {
-                    let intended = pace.map(|p| start + p.mul_f64(n as f64));
+                    let intended = pace.map(|p| intended_start(start, p, thread, threads, n));
                     if let Some(at) = intended {
                         if !wait_until(at, deadline, stop) {
                             break;
@@ -209,6 +260,9 @@ pub fn run_phase(
                     let service = t1 - t0;
                     let intended_latency = intended.map(|at| t1.saturating_duration_since(at));
                     recorder.record(op.kind, t1, service, intended_latency, &result);
+                    if t1 >= measured_from {
+                        record_stages(&mut stages, service, &result);
+                    }
                     if let Some(sink) = &mut sink {
                         sink.write(thread, &op, t0 - start, service, intended_latency, &result)?;
                     }
@@ -223,21 +277,22 @@ pub fn run_phase(
                 }
                 let end = Instant::now();
                 recorder.finish();
-                Ok(end)
+                Ok((end, stages))
             }));
         }
         drop(tx);
         // Collect until every thread is done; the channel closes when they all have.
         loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
+            // Awake at the warm-up boundary to read the counters' baseline there.
+            let wake = baseline.wake_by(Instant::now() + Duration::from_millis(100));
+            let received = rx.recv_deadline(wake);
+            baseline.poll(Instant::now(), || binding.nodes());
+            match received {
                 Ok(report) => collector.accept(report),
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
             progress.update(start.elapsed(), &collector);
-            if baseline.is_none() && start.elapsed() >= warmup {
-                baseline = Some(binding.nodes());
-            }
         }
         clients_done.store(true, Ordering::Release);
         if let Some(h) = nemesis_handle {
@@ -252,16 +307,12 @@ pub fn run_phase(
             .collect()
     })?;
     collector.finish();
-    let baseline = baseline.unwrap_or_default();
-    let nodes = binding
-        .nodes()
-        .iter()
-        .map(|now| match baseline.iter().find(|b| b.node == now.node) {
-            Some(before) => now.since(before),
-            None => now.clone(),
-        })
-        .collect();
-    let end = ends.into_iter().max().unwrap_or(start);
+    let nodes = baseline.since(binding.nodes());
+    let mut stages = StageStats::default();
+    for (_, s) in &ends {
+        stages.merge(s);
+    }
+    let end = ends.into_iter().map(|(end, _)| end).max().unwrap_or(start);
     let elapsed = end - start;
     progress.end();
     if let Some(path) = &trace {
@@ -279,13 +330,115 @@ pub fn run_phase(
         issued: issued.into_inner(),
         nodes,
         events,
+        stages,
     })
+}
+
+/// A client thread's connection: one request at a time, or a window of them (`--inflight`).
+enum ThreadClient {
+    Blocking(Box<dyn crate::binding::DbClient>),
+    Pipelined(Box<dyn crate::pipeline::PipelinedClient>),
+}
+
+/// One thread's operations, measurements and trace, for the pipelined loop
+/// ([`crate::pipeline::drive`]); the blocking loop in [`run_phase`] does the same inline.
+struct ThreadDriver<'a> {
+    phase: Phase,
+    thread: usize,
+    start: Instant,
+    pace: Option<Duration>,
+    threads: usize,
+    deadline: Option<Instant>,
+    limit: u64,
+    stop: &'a StopFlag,
+    source: &'a mut Source,
+    recorder: &'a mut ThreadRecorder,
+    sink: &'a mut Option<TraceSink>,
+    /// Where reads answered from `measured_from` on (the warm-up's end) record their stages.
+    stages: &'a mut StageStats,
+    measured_from: Instant,
+    workload: &'a CoreWorkload,
+    check: bool,
+    nonce: u64,
+}
+
+impl crate::pipeline::Driver for ThreadDriver<'_> {
+    fn keep_sending(&mut self, now: Instant, sent: u64) -> bool {
+        sent < self.limit && !self.stop.is_stopped() && self.deadline.is_none_or(|d| now < d)
+    }
+
+    fn next_op(&mut self, n: u64, op: &mut Operation) -> crate::pipeline::NextOp {
+        let more = match self.source {
+            Source::Load(s) => s.next_op(op),
+            Source::Run(s) => {
+                s.next_op(op);
+                true
+            }
+        };
+        if !more {
+            return crate::pipeline::NextOp::Exhausted;
+        }
+        if self.check && op.kind.writes_value() {
+            let tag = self.nonce << 48 | (self.thread as u64 & 0xffff) << 32 | (n & 0xffff_ffff);
+            crate::binding::check_value(tag, &mut op.value);
+        }
+        let at = self.pace.map(|p| intended_start(self.start, p, self.thread, self.threads, n));
+        crate::pipeline::NextOp::Ready(at)
+    }
+
+    fn done(&mut self, c: crate::pipeline::Completion<'_>) -> Result<()> {
+        if self.phase == Phase::Run && c.op.kind == OpKind::Insert {
+            // Acknowledged whether or not it succeeded, as YCSB does.
+            let _ = self.workload.acknowledge_insert(c.op.keynum);
+        }
+        let service = c.done - c.sent;
+        let intended = c.intended.map(|at| c.done.saturating_duration_since(at));
+        self.recorder.record(c.op.kind, c.done, service, intended, c.result);
+        if c.done >= self.measured_from {
+            record_stages(self.stages, service, c.result);
+        }
+        if let Some(sink) = self.sink {
+            sink.write(self.thread, c.op, c.sent - self.start, service, intended, c.result)?;
+        }
+        Ok(())
+    }
+}
+
+/// Records a store read's stages (reads only; `not_found` reads were served too).
+fn record_stages(
+    stages: &mut StageStats,
+    latency: Duration,
+    result: &std::result::Result<Served, crate::binding::OpError>,
+) {
+    let served = match result {
+        Ok(served) => served,
+        Err(e) => &e.served,
+    };
+    if let Some(s) = &served.stages {
+        stages.record(s, latency);
+    }
 }
 
 /// A thread's operation stream (boxed: the run stream is much larger than the load stream).
 enum Source {
     Load(Box<kvlab_workloads::LoadStream>),
     Run(Box<kvlab_workloads::RunStream>),
+}
+
+/// The intended start of thread `thread`'s operation `n` (from 0) under `--target`: one every
+/// `pace` (the per-thread period, threads / target), thread t's schedule offset by
+/// t·pace/threads, so the threads' operations spread evenly over each period (together one
+/// every 1 / target) instead of every thread firing on the same tick.
+fn intended_start(
+    start: Instant,
+    pace: Duration,
+    thread: usize,
+    threads: usize,
+    n: u64,
+) -> Instant {
+    let threads = threads.max(1) as u128;
+    let ns = pace.as_nanos() * (u128::from(n) * threads + thread as u128) / threads;
+    start + Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 
 /// Waits until `at`; false when the deadline passes or a stop is requested first.
@@ -414,4 +567,127 @@ fn join_trace(path: &Path, threads: usize, append: bool) -> Result<()> {
         std::fs::remove_file(&part).map_err(|e| Error::io("cannot remove trace part", &part, e))?;
     }
     out.flush().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use kvlab_workloads::Properties;
+
+    use super::*;
+    use crate::binding::DbClient;
+
+    #[test]
+    fn paced_threads_are_staggered_over_the_period() {
+        let start = Instant::now();
+        // 4 threads at 1000 ops/s: each thread every 4 ms, thread t offset by t ms.
+        let pace = Duration::from_millis(4);
+        let mut all: Vec<Duration> = (0..4)
+            .flat_map(|t| (0..3).map(move |n| intended_start(start, pace, t, 4, n) - start))
+            .collect();
+        let first: Vec<u128> = (0..4).map(|t| all[t * 3].as_millis()).collect();
+        assert_eq!(first, [0, 1, 2, 3], "thread t starts t·pace/threads late");
+        assert_eq!(intended_start(start, pace, 2, 4, 5) - start, Duration::from_millis(22));
+        all.sort();
+        let expected: Vec<Duration> = (0..12).map(Duration::from_millis).collect();
+        assert_eq!(all, expected, "together one operation every 1/target, no burst per tick");
+        // One thread is not offset; uneven divisions stay exact to the nanosecond.
+        assert_eq!(intended_start(start, pace, 0, 1, 3) - start, Duration::from_millis(12));
+        let third = intended_start(start, Duration::from_nanos(10), 1, 3, 1) - start;
+        assert_eq!(third, Duration::from_nanos(13));
+    }
+
+    /// A scripted store: every operation is one read served, counted like a node's counter.
+    struct Counting(Arc<AtomicU64>);
+
+    struct CountingClient(Arc<AtomicU64>);
+
+    impl DbClient for CountingClient {
+        fn execute(
+            &mut self,
+            _op: &Operation,
+        ) -> std::result::Result<Served, crate::binding::OpError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Served::default())
+        }
+    }
+
+    impl Binding for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn client(&self, _thread: usize) -> Result<Box<dyn DbClient>> {
+            Ok(Box::new(CountingClient(self.0.clone())))
+        }
+        fn nodes(&self) -> Vec<NodeRow> {
+            let reads = vec![("leader".to_string(), self.0.load(Ordering::SeqCst))];
+            vec![NodeRow { node: 1, reads, ..NodeRow::default() }]
+        }
+    }
+
+    fn run(props: &[(&str, &str)], counting: &Counting) -> PhaseOutcome {
+        let mut all = vec![("db".to_string(), "null".to_string())];
+        all.extend(props.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = Settings::from_properties(Properties::load(&[], &all).expect("props"))
+            .expect("settings");
+        let workload = CoreWorkload::new(&settings.props).expect("workload");
+        let (stop, mut progress) = (StopFlag::new(), Progress::quiet());
+        run_phase(Phase::Run, &settings, &workload, counting, &stop, &mut progress, false)
+            .expect("run")
+    }
+
+    #[test]
+    fn counters_of_a_run_within_its_warmup_are_empty() {
+        // 500 reads before the phase (a load); the run's 20 reads end well inside the warm-up.
+        let counting = Counting(Arc::new(AtomicU64::new(500)));
+        let props = [
+            ("recordcount", "10"),
+            ("operationcount", "20"),
+            ("warmup", "5s"),
+            ("threadcount", "2"),
+        ];
+        let outcome = run(&props, &counting);
+        assert_eq!(outcome.issued, 20);
+        let measured = outcome.collector.totals.ok();
+        assert_eq!(measured, 0, "every completion lies in the warm-up");
+        assert_eq!(
+            outcome.nodes[0].reads,
+            vec![("leader".to_string(), measured)],
+            "the counters cover what the figures cover: not the warm-up, not the load"
+        );
+    }
+
+    #[test]
+    fn traced_threads_start_on_their_staggered_schedule() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let trace = dir.path().join("trace.csv");
+        let counting = Counting(Arc::new(AtomicU64::new(0)));
+        // 2 threads at 20 ops/s: each thread every 100 ms, thread 1 offset by 50 ms.
+        let trace_prop = trace.display().to_string();
+        let props = [
+            ("recordcount", "10"),
+            ("operationcount", "4"),
+            ("threadcount", "2"),
+            ("target", "20"),
+            ("trace", trace_prop.as_str()),
+        ];
+        run(&props, &counting);
+        let text = std::fs::read_to_string(&trace).expect("trace");
+        let mut starts: Vec<(u64, u64)> = text
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let cols: Vec<&str> = line.split(',').collect();
+                (cols[0].parse().expect("thread"), cols[3].parse().expect("start_ns"))
+            })
+            .collect();
+        starts.sort();
+        assert_eq!(starts.len(), 4, "{text}");
+        // No operation starts before its intended start.
+        let ms = 1_000_000;
+        for ((thread, start), earliest) in starts.iter().zip([0, 100 * ms, 50 * ms, 150 * ms]) {
+            assert!(*start >= earliest, "thread {thread} started at {start} ns: {text}");
+        }
+    }
 }

@@ -28,9 +28,10 @@ use kvlab_workloads::Properties;
 use crate::error::{Error, Result};
 
 /// Property names the harness itself reads.
-pub const HARNESS_PROPERTIES: [&str; 13] = [
+pub const HARNESS_PROPERTIES: [&str; 14] = [
     "db",
     "threadcount",
+    "inflight",
     "target",
     "seed",
     "duration",
@@ -61,6 +62,9 @@ pub struct Settings {
     pub db: String,
     /// Client threads.
     pub threads: usize,
+    /// Operations each client thread keeps in flight (`inflight`, default 1; more needs a
+    /// binding with an asynchronous API, [`PIPELINED_BINDINGS`]).
+    pub inflight: usize,
     /// Total target throughput in ops/s, if rate-limited.
     pub target: Option<f64>,
     /// Run-phase duration; `None` runs `operationcount` operations.
@@ -98,6 +102,13 @@ impl Settings {
         let threads = props.get_u64_or("threadcount", 1)?;
         if !(1..=4096).contains(&threads) {
             return Err(invalid(&props, "threadcount", "an integer from 1 to 4096"));
+        }
+        let inflight = props.get_u64_or("inflight", 1)?;
+        if !(1..=65_536).contains(&inflight) {
+            return Err(invalid(&props, "inflight", "an integer from 1 to 65536"));
+        }
+        if inflight > 1 && !PIPELINED_BINDINGS.contains(&db.as_str()) {
+            return Err(inflight_error(&db, inflight as usize));
         }
         let target = props.get_f64_or("target", 0.0)?;
         if !(target >= 0.0 && target.is_finite()) {
@@ -145,6 +156,7 @@ impl Settings {
         Ok(Settings {
             db,
             threads: threads as usize,
+            inflight: inflight as usize,
             target: (target > 0.0).then_some(target),
             duration,
             warmup,
@@ -182,6 +194,21 @@ impl Settings {
     pub fn unknown_properties(&self) -> Vec<String> {
         self.props.unknown_keys(is_known_property)
     }
+}
+
+/// The bindings that keep several operations in flight per client thread (`inflight` > 1).
+pub const PIPELINED_BINDINGS: [&str; 1] = ["store"];
+
+/// The error for `inflight` > 1 on a binding without an asynchronous API.
+pub fn inflight_error(db: &str, inflight: usize) -> Error {
+    Error::setting(
+        "inflight",
+        inflight,
+        format!(
+            "1 for db={db}, a synchronous binding (inflight > 1 needs one of: {})",
+            PIPELINED_BINDINGS.join(", ")
+        ),
+    )
 }
 
 fn invalid(props: &Properties, key: &str, expected: &str) -> Error {

@@ -22,6 +22,26 @@
 //! `[[matrix]]` (an array of tables) runs the union of several products. The axis `workload`
 //! names a workload file, merged after `workloads`; results label it by its file name. Properties merge in this order: workload
 //! files, `[properties]`, the axis values, then `-p` overrides from the command line.
+//!
+//! **Run order.** `order` says in which order the configurations' repetitions run, so that
+//! drift of the machine (thermal state, caches, background load, a neighbour on a shared host)
+//! spreads over every configuration instead of passing for a configuration effect:
+//!
+//! ```toml
+//! order = "interleaved"     # the default: rounds; round r runs repetition r of every
+//!                           # configuration in matrix order (c01-r1, c02-r1, …, c01-r2, …)
+//! # order = "shuffled"      # rounds as above, each round's configurations in a seeded
+//! #                         # random order (a randomized complete block design)
+//! # order_seed = 0          # the shuffle's seed (default 0): the same seed, configurations
+//! #                         # and repetitions give the same order, and more repetitions
+//! #                         # (`--reps`) keep the first rounds' order
+//! # order = "grouped"       # every repetition of c01, then every repetition of c02, …
+//! ```
+//!
+//! The order changes neither a run's label (configuration number and `rep` come from the
+//! matrix, never from the run's position) nor `aggregate.csv` (computed per configuration
+//! over its repetitions in `rep` order). `run.json` records `order`, `order_seed` (shuffled
+//! only) and the runs in the order they ran (`run_order`).
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +49,40 @@ use kvlab_workloads::Properties;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+
+/// In which order a suite's runs go (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Round robin: repetition r of every configuration, in matrix order, then r + 1.
+    #[default]
+    Interleaved,
+    /// Rounds as [`Order::Interleaved`], each round's configurations shuffled (seeded).
+    Shuffled,
+    /// Every repetition of one configuration, then the next configuration's.
+    Grouped,
+}
+
+impl Order {
+    /// The name used in suite files and `run.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Interleaved => "interleaved",
+            Order::Shuffled => "shuffled",
+            Order::Grouped => "grouped",
+        }
+    }
+}
+
+/// One run of a suite: a configuration (its position in [`Suite::configs`]) and a repetition
+/// (from 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Slot {
+    /// Position in [`Suite::configs`] (the configuration's `index` less one).
+    pub config: usize,
+    /// Repetition, from 1.
+    pub rep: usize,
+}
 
 /// A parsed suite file.
 #[derive(Clone, Debug)]
@@ -39,6 +93,10 @@ pub struct Suite {
     pub question: String,
     /// Repetitions of every configuration.
     pub repetitions: usize,
+    /// The order the runs go in.
+    pub order: Order,
+    /// The seed of [`Order::Shuffled`].
+    pub order_seed: u64,
     /// Axis names over all matrices, in first-seen order.
     pub axes: Vec<String>,
     /// The expanded configurations, in run order.
@@ -84,6 +142,10 @@ struct SuiteFile {
     description: Option<String>,
     #[serde(default = "default_repetitions")]
     repetitions: usize,
+    #[serde(default)]
+    order: Order,
+    #[serde(default)]
+    order_seed: u64,
     #[serde(default)]
     workloads: Vec<String>,
     #[serde(default)]
@@ -207,9 +269,43 @@ impl Suite {
             path: path.to_path_buf(),
             question: file.question,
             repetitions: file.repetitions,
+            order: file.order,
+            order_seed: file.order_seed,
             axes,
             configs,
         })
+    }
+
+    /// Every run of `reps` repetitions of each configuration, in the order they go (see the
+    /// module docs): the same suite, order, seed and `reps` always give the same list.
+    pub fn schedule(&self, reps: usize) -> Vec<Slot> {
+        schedule(self.configs.len(), reps, self.order, self.order_seed)
+    }
+}
+
+/// The run order of `configs` configurations × `reps` repetitions.
+fn schedule(configs: usize, reps: usize, order: Order, seed: u64) -> Vec<Slot> {
+    use rand::{Rng, SeedableRng};
+    let round = |rep: usize| (0..configs).map(move |config| Slot { config, rep });
+    match order {
+        Order::Grouped => (0..configs)
+            .flat_map(|config| (1..=reps).map(move |rep| Slot { config, rep }))
+            .collect(),
+        Order::Interleaved => (1..=reps).flat_map(round).collect(),
+        Order::Shuffled => {
+            // One generator over the rounds in turn, so more repetitions keep the first rounds.
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut out = Vec::with_capacity(configs * reps);
+            for rep in 1..=reps {
+                let mut slots: Vec<Slot> = round(rep).collect();
+                // Fisher–Yates, spelled out so the order depends only on the generator.
+                for i in (1..slots.len()).rev() {
+                    slots.swap(i, rng.gen_range(0..=i));
+                }
+                out.extend(slots);
+            }
+            out
+        }
     }
 }
 
@@ -318,6 +414,58 @@ engine = "memory"
         Ok(())
     }
 
+    fn ids(s: &Suite, reps: usize) -> Vec<String> {
+        s.schedule(reps).iter().map(|slot| s.configs[slot.config].run_id(slot.rep)).collect()
+    }
+
+    const THREE: &str = "question = 'q'\n[matrix]\nengine = ['a', 'b', 'c']\n";
+
+    #[test]
+    fn repetitions_interleave_by_default() -> Result<()> {
+        let s = suite(THREE)?;
+        assert_eq!(s.order, Order::Interleaved);
+        assert_eq!(
+            ids(&s, 2),
+            ["c01-r1", "c02-r1", "c03-r1", "c01-r2", "c02-r2", "c03-r2"],
+            "round robin: repetition r of every configuration before r + 1"
+        );
+        let grouped = suite(&format!("order = 'grouped'\n{THREE}"))?;
+        assert_eq!(ids(&grouped, 2), ["c01-r1", "c01-r2", "c02-r1", "c02-r2", "c03-r1", "c03-r2"]);
+        Ok(())
+    }
+
+    #[test]
+    fn shuffled_rounds_are_seeded_permutations() -> Result<()> {
+        let text = |seed: u64| format!("order = 'shuffled'\norder_seed = {seed}\n{THREE}");
+        let s = suite(&text(7))?;
+        assert_eq!((s.order, s.order_seed), (Order::Shuffled, 7));
+        let runs = s.schedule(4);
+        assert_eq!(runs.len(), 12);
+        for (round, slots) in runs.chunks(3).enumerate() {
+            let mut configs: Vec<usize> = slots.iter().map(|slot| slot.config).collect();
+            assert!(slots.iter().all(|slot| slot.rep == round + 1), "{runs:?}");
+            configs.sort_unstable();
+            assert_eq!(configs, [0, 1, 2], "each round runs every configuration once: {runs:?}");
+        }
+        assert_eq!(runs, suite(&text(7))?.schedule(4), "the same seed gives the same order");
+        assert_eq!(runs[..6], s.schedule(2)[..], "more repetitions keep the first rounds");
+        // Some seed reorders a round, and seeds differ (16 seeds × 4 rounds of 3! orders).
+        let orders: std::collections::BTreeSet<Vec<Slot>> =
+            (0..16).map(|seed| schedule(3, 4, Order::Shuffled, seed)).collect();
+        assert!(orders.len() > 1, "the seed matters");
+        assert!(orders.iter().any(|o| o[..3] != schedule(3, 1, Order::Interleaved, 0)[..]));
+        let default_seed = suite(&format!("order = 'shuffled'\n{THREE}"))?;
+        assert_eq!(default_seed.order_seed, 0);
+        assert_eq!(default_seed.schedule(4), schedule(3, 4, Order::Shuffled, 0));
+        // Every order runs every (configuration, repetition) exactly once.
+        for order in [Order::Interleaved, Order::Shuffled, Order::Grouped] {
+            let mut all = schedule(5, 3, order, 1);
+            all.sort_unstable();
+            assert_eq!(all, schedule(5, 3, Order::Grouped, 0), "{order:?}");
+        }
+        Ok(())
+    }
+
     #[test]
     fn bad_suites_are_clear_errors() {
         let cases = [
@@ -330,6 +478,8 @@ engine = "memory"
             ("question = 'q'\nworkloads = ['missing']", "`missing` not found"),
             ("question = 'q'\n[matrix]\nworkload = ['nope']", "`nope` not found"),
             ("question = 'q'\n[properties]\nx = [1]", "property `x`"),
+            ("question = 'q'\norder = 'random'", "expected one of `interleaved`, `shuffled`"),
+            ("question = 'q'\norder_seed = -1", "order_seed"),
         ];
         for (text, expected) in cases {
             let err = suite(text).expect_err(text).to_string();
@@ -358,6 +508,10 @@ engine = "memory"
         let line = prop_oneof![
             Just("question = \"q\"".to_string()),
             (0i64..2000).prop_map(|n| format!("repetitions = {n}")),
+            Just("order = \"shuffled\"".to_string()),
+            Just("order = \"grouped\"".to_string()),
+            Just("order = \"bogus\"".to_string()),
+            (-5i64..5).prop_map(|n| format!("order_seed = {n}")),
             Just("workloads = [\"wa\", \"missing\"]".to_string()),
             Just("[properties]".to_string()),
             Just("[matrix]".to_string()),
@@ -384,6 +538,8 @@ engine = "memory"
                     for c in &s.configs {
                         let _ = c.properties(&[]);
                     }
+                    let runs = s.schedule(s.repetitions);
+                    proptest::prop_assert_eq!(runs.len(), s.configs.len() * s.repetitions);
                 }
                 Err(e) => proptest::prop_assert!(e.to_string().contains("s.toml"), "{}", e),
             }

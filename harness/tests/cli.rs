@@ -98,6 +98,18 @@ fn bad_input_is_one_clear_error() {
             vec!["requestdistribution", "pareto"],
         ),
         (vec!["suite".into(), "/no/such/suite.toml".into()], vec!["/no/such/suite.toml"]),
+        (
+            vec!["run".into(), "--db".into(), "null".into(), "--inflight".into(), "8".into()],
+            vec!["inflight", "db=null", "store"],
+        ),
+        (
+            vec!["run".into(), "--db".into(), "engine".into(), "--inflight".into(), "2".into()],
+            vec!["inflight", "db=engine", "store"],
+        ),
+        (
+            vec!["run".into(), "--db".into(), "store".into(), "--inflight".into(), "0".into()],
+            vec!["inflight", "1 to 65536"],
+        ),
     ];
     for (args, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -488,6 +500,16 @@ threadcount = [1, 2]
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(json["question"], "does the matrix expand?");
     assert_eq!(json["runs"].as_array().unwrap().len(), 4);
+    // Repetitions interleave by default: repetition 1 of every configuration, then 2.
+    let mut ran: Vec<String> = Vec::new();
+    for row in &summary {
+        if !ran.contains(&row["run"]) {
+            ran.push(row["run"].clone());
+        }
+    }
+    assert_eq!(ran, ["c01-r1", "c02-r1", "c01-r2", "c02-r2"], "summary.csv in run order");
+    assert_eq!(json["order"], "interleaved");
+    assert_eq!(json["run_order"], serde_json::json!(["c01-r1", "c02-r1", "c01-r2", "c02-r2"]));
 
     // The suite wrote its figures and report; report, plot and compare work on the directory.
     assert!(
@@ -597,4 +619,67 @@ fn store_node_counters_exclude_the_warmup() {
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
     let issued = json["runs"][0]["run"]["operations_issued"].as_f64().unwrap();
     assert!(reads < 0.9 * issued, "warm-up reads are not counted: {reads} of {issued}");
+}
+
+/// Issue 15, item 4: a store run with a window of requests in flight per thread answers every
+/// operation it sent (reads and writes pipelined), counts each once, and its node counters
+/// agree with what the harness saw.
+#[test]
+fn store_runs_with_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = kvlab(
+        &[
+            "run",
+            "-P",
+            &workload("ycsb/workloada"),
+            "--db",
+            "store",
+            "-p",
+            "engine=memory",
+            "-p",
+            "recordcount=300",
+            "-p",
+            "operationcount=3000",
+            "-p",
+            "store.read_policy=follower",
+            "--threads",
+            "2",
+            "--inflight",
+            "16",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = csv_rows(&out_dir.join("summary.csv"));
+    let ops = |op: &str| -> f64 {
+        summary
+            .iter()
+            .filter(|r| r["phase"] == "run" && r["op"] == op)
+            .map(|r| num(r, "count"))
+            .sum()
+    };
+    assert_eq!(ops("READ") + ops("UPDATE"), 3000.0, "every operation answered once: {summary:?}");
+    assert!(ops("UPDATE") > 0.0 && ops("READ") > 0.0);
+    let nodes = csv_rows(&out_dir.join("nodes.csv"));
+    let follower: f64 = nodes.iter().map(|r| num(r, "reads_follower")).sum();
+    assert!((follower - ops("READ")).abs() <= 5.0, "{follower} follower reads counted");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["runs"][0]["properties"]["inflight"], "16", "run.json records the window");
+    // Issue 15, item 5: every read's stages, adding up to the reads' mean service latency.
+    let stages = csv_rows(&out_dir.join("stages.csv"));
+    let names: Vec<&str> = stages.iter().map(|r| r["stage"].as_str()).collect();
+    assert_eq!(names, ["client", "wire", "read_index", "apply_wait", "pool_queue", "engine"]);
+    assert!(stages.iter().all(|r| num(r, "count") == ops("READ")), "{stages:?}");
+    assert!(num(&stages[2], "mean_us") > 0.0, "follower reads wait for a ReadIndex round");
+    let sum: f64 = stages.iter().map(|r| num(r, "mean_us")).sum();
+    let read = summary
+        .iter()
+        .find(|r| r["phase"] == "run" && r["op"] == "READ" && r["latency"] == "service")
+        .unwrap();
+    let mean = num(read, "mean_us");
+    assert!((sum - mean).abs() <= 0.01 * mean + 1.0, "stages add up: {sum} vs {mean}");
 }

@@ -1,5 +1,6 @@
-//! HdrHistogram interval logs (`hlog/<run>/<phase>-<op>-<latency>.hlog`, values in ns): read
-//! whole and merged into one histogram per configuration, phase, op and latency kind.
+//! HdrHistogram interval logs (`hlog/<run>/<phase>-<op>-<latency>.hlog`, values in ns; `op` is
+//! a `summary.csv` op: `READ`, or an outcome of it such as `READ-FAILED`): read whole and merged
+//! into one histogram per configuration, phase, op and latency kind.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
@@ -95,6 +96,11 @@ mod tests {
         assert_eq!(
             p("load-READ-MODIFY-WRITE-intended.hlog").as_deref(),
             Some("load|READ-MODIFY-WRITE|intended")
+        );
+        assert_eq!(p("run-READ-FAILED-service.hlog").as_deref(), Some("run|READ-FAILED|service"));
+        assert_eq!(
+            p("run-READ-MODIFY-WRITE-NOT_FOUND-intended.hlog").as_deref(),
+            Some("run|READ-MODIFY-WRITE-NOT_FOUND|intended")
         );
         assert_eq!(p("run-service.hlog"), None);
         assert_eq!(p("notes.txt"), None);

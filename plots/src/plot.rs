@@ -8,10 +8,10 @@ use hdrhistogram::Histogram;
 use crate::error::{Error, Result};
 use crate::figures::{
     latency_unit, render, throughput_unit, Bar, BarChart, BarGroup, Grid, Marker, Panels,
-    PercentileChart, PercentileSeries, Timeline, TimelineSeries,
+    PercentileChart, PercentileSeries, Stack, StackedChart, Timeline, TimelineSeries,
 };
 use crate::hlog;
-use crate::results::{Results, SummaryRow, SUMMARY_PERCENTILES};
+use crate::results::{outcome_of, outcome_op, Results, SummaryRow, SUMMARY_PERCENTILES};
 use crate::stats::{mean, Estimate};
 
 /// One figure written to disk.
@@ -31,7 +31,8 @@ pub(crate) struct FigureFile {
 /// absent are skipped.
 ///
 /// Figures (file stems): `latency-spectrum-service`, `latency-spectrum-intended`,
-/// `throughput`, `p99`, `throughput-over-time`, `p99-over-time`, `nodes-served`, `staleness`,
+/// `latency-spectrum-failed` (failed operations' latencies, when some failed), `throughput`,
+/// `p99`, `throughput-over-time`, `p99-over-time`, `nodes-served`, `staleness`,
 /// `engine-grid`. Each is written as `<stem>.png` and `<stem>.svg`.
 ///
 /// # Errors
@@ -58,7 +59,8 @@ pub(crate) fn draw_all(results: &Results) -> Result<Vec<FigureFile>> {
             Ok::<(), Error>(())
         };
     for latency in ["service", "intended"] {
-        if let Some((chart, source)) = spectrum(results, &hists, phase, latency) {
+        let Some(op) = results.overall_op(phase) else { break };
+        if let Some((chart, source)) = spectrum(results, &hists, phase, &op, latency) {
             let what = match latency {
                 "intended" => {
                     "intended latency (from each operation's scheduled start, so \
@@ -67,10 +69,21 @@ pub(crate) fn draw_all(results: &Results) -> Result<Vec<FigureFile>> {
                 _ => "service latency",
             };
             let caption = format!(
-                "{what}: percentile spectrum of the {phase} phase, one line per configuration \
-                 ({configs}); from {source}"
+                "{what} of the completed operations (found or not found): percentile spectrum \
+                 of the {phase} phase, one line per configuration ({configs}); from {source}"
             );
             add(&format!("latency-spectrum-{latency}"), caption, &|d, s| render(d, s, &chart))?;
+        }
+    }
+    if let Some(op) = results.overall_op(phase).filter(|_| results.has_outcome(phase, "FAILED")) {
+        let failed = outcome_op(&op, "FAILED");
+        if let Some((chart, source)) = spectrum(results, &hists, phase, &failed, "service") {
+            let caption = format!(
+                "service latency of the failed operations (timeouts, unavailable, …), kept apart \
+                 from the completed ones: percentile spectrum of the {phase} phase, one line per \
+                 configuration that had failures ({configs}); from {source}"
+            );
+            add("latency-spectrum-failed", caption, &|d, s| render(d, s, &chart))?;
         }
     }
     if let Some(chart) = summary_bars(results, phase, Metric::Throughput) {
@@ -94,9 +107,20 @@ pub(crate) fn draw_all(results: &Results) -> Result<Vec<FigureFile>> {
                 Metric::P99 => ("p99-over-time", "p99 latency"),
             };
             let markers = if chart.markers.is_empty() { "" } else { "; dashed lines: events" };
+            let gaps = match metric {
+                Metric::Throughput => {
+                    "a second without completions is drawn at 0; a break in a line is a second \
+                     without data"
+                }
+                Metric::P99 => {
+                    "a break in a line is a second without completions (no latency to show), \
+                     never a 0"
+                }
+            };
             let caption = format!(
-                "{what} per second of the {phase} phase, mean over repetitions, one line per \
-                 configuration ({configs}){markers}"
+                "{what} per second of the {phase} phase, one line per configuration \
+                 ({configs}): each second the mean over the repetitions that have a value in \
+                 it; {gaps}{markers}"
             );
             add(stem, caption, &|d, s| render(d, s, &chart))?;
         }
@@ -114,6 +138,17 @@ pub(crate) fn draw_all(results: &Results) -> Result<Vec<FigureFile>> {
              ({configs}), quantiles from staleness.csv, mean over repetitions"
         );
         add("staleness", caption, &|d, s| render(d, s, &chart))?;
+    }
+    if let Some(chart) = stages(results, phase) {
+        let caption = format!(
+            "where a store read spends its time in the {phase} phase: mean per stage and \
+             configuration ({configs}), mean over repetitions, from stages.csv — at the client \
+             (routing, failed attempts), on the wire (the rest of the measured latency: request \
+             and reply, emulated latency), waiting for the ReadIndex round, waiting for apply, \
+             queued for a read pool thread, in the engine; the stages add up to the mean \
+             service latency of reads"
+        );
+        add("read-stages", caption, &|d, s| render(d, s, &chart))?;
     }
     if let Some(chart) = engine_grid(results, phase) {
         let caption = format!(
@@ -146,13 +181,13 @@ fn spectrum(
     results: &Results,
     hists: &BTreeMap<hlog::HistKey, Histogram<u64>>,
     phase: &str,
+    op: &str,
     latency: &str,
 ) -> Option<(PercentileChart, &'static str)> {
-    let op = results.overall_op(phase)?;
     let mut series: Vec<PercentileSeries> = Vec::new();
     let mut source = "the HdrHistogram interval logs, repetitions merged";
     for (i, config) in results.configs.iter().enumerate() {
-        let hist = overall_histogram(hists, (i, phase, &op, latency));
+        let hist = overall_histogram(hists, (i, phase, op, latency));
         let points: Vec<(f64, f64)> = if let Some(h) = hist.filter(|h| !h.is_empty()) {
             // Percentiles up to the one the sample size supports, 40 per decade.
             let top = (1.0 - 1.0 / h.len() as f64).min(0.9999);
@@ -162,7 +197,7 @@ fn spectrum(
                 .map(|p| (p, h.value_at_quantile(p / 100.0) as f64 / 1000.0))
                 .collect()
         } else {
-            let rows = |k: usize| results.samples(i, phase, &op, latency, |r| r.percentiles[k]);
+            let rows = |k: usize| results.samples(i, phase, op, latency, |r| r.percentiles[k]);
             let points: Vec<(f64, f64)> = SUMMARY_PERCENTILES
                 .iter()
                 .enumerate()
@@ -187,11 +222,15 @@ fn spectrum(
             p.1 /= div;
         }
     }
-    let title = format!("{latency} latency by percentile ({op})");
+    let title = match outcome_of(op) {
+        Some(_) => format!("{latency} latency of failures by percentile ({op})"),
+        None => format!("{latency} latency by percentile ({op})"),
+    };
     Some((PercentileChart { title, y_desc: format!("latency ({unit})"), series }, source))
 }
 
-/// The histogram of `op`; for `ALL`, which the harness does not log, the sum of every op's.
+/// The histogram of `op`; for `ALL` and its outcomes (`ALL-FAILED`), which the harness does not
+/// log, the sum of every operation kind's (or of every kind's same outcome).
 fn overall_histogram(
     hists: &BTreeMap<hlog::HistKey, Histogram<u64>>,
     (config, phase, op, latency): (usize, &str, &str, &str),
@@ -199,11 +238,13 @@ fn overall_histogram(
     if let Some(h) = hists.get(&(config, phase.to_string(), op.to_string(), latency.to_string())) {
         return Some(h.clone());
     }
-    if op != "ALL" {
+    let outcome = outcome_of(op);
+    if op.strip_suffix(outcome.unwrap_or("")).map(|o| o.trim_end_matches('-')) != Some("ALL") {
         return None;
     }
-    let mut parts =
-        hists.iter().filter(|((c, p, _, l), _)| *c == config && p == phase && l == latency);
+    let mut parts = hists.iter().filter(|((c, p, o, l), _)| {
+        *c == config && p == phase && l == latency && outcome_of(o) == outcome
+    });
     let mut total = parts.next()?.1.clone();
     for (_, h) in parts {
         total.add(h).ok()?;
@@ -278,22 +319,36 @@ fn scale_bars(groups: &mut [BarGroup], div: f64) {
     }
 }
 
+/// Values per second, one line per configuration. Each second of each configuration is the
+/// mean over the repetitions that have a value in it: a repetition without the second (it ran
+/// shorter, or wrote no row) is left out, not counted as 0. Throughput sums the operation kinds
+/// of a repetition (a second without completions has throughput 0); p99 takes their worst, and
+/// a second without completions has none (a break in the line).
 fn timeline(results: &Results, phase: &str, metric: Metric) -> Option<Timeline> {
     let rows: Vec<_> = results.timeseries.iter().filter(|r| r.phase == phase).collect();
     let has_all = rows.iter().any(|r| r.op == "ALL");
-    // (config, rep, second) → value across ops: summed throughput, worst p99.
-    let mut per_rep: BTreeMap<(usize, u32, u64), f64> = BTreeMap::new();
+    // (config, rep, second) → value across ops: summed throughput, worst p99, if any.
+    let mut per_rep: BTreeMap<(usize, u32, u64), Option<f64>> = BTreeMap::new();
     for r in rows.iter().filter(|r| !has_all || r.op == "ALL") {
-        let slot = per_rep.entry((r.config, r.rep, r.second.round() as u64)).or_insert(0.0);
-        match metric {
-            Metric::Throughput => *slot += r.throughput,
-            Metric::P99 => *slot = slot.max(r.p99_us),
+        let slot = per_rep.entry((r.config, r.rep, r.second.round() as u64)).or_insert(None);
+        let value = match metric {
+            Metric::Throughput => Some(r.throughput),
+            Metric::P99 => r.p99_us,
+        };
+        if let Some(v) = value {
+            *slot = Some(match (metric, *slot) {
+                (_, None) => v,
+                (Metric::Throughput, Some(sum)) => sum + v,
+                (Metric::P99, Some(worst)) => worst.max(v),
+            });
         }
     }
-    // config → second → values over repetitions.
+    // config → second → values over the repetitions that have one.
     let mut per_config: BTreeMap<usize, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
     for ((config, _, second), v) in per_rep {
-        per_config.entry(config).or_default().entry(second).or_default().push(v);
+        if let Some(v) = v {
+            per_config.entry(config).or_default().entry(second).or_default().push(v);
+        }
     }
     if per_config.is_empty() {
         return None;
@@ -362,6 +417,72 @@ fn nodes(results: &Results) -> Option<BarChart> {
         x_desc: "store node".into(),
         y_desc: format!("served ({unit})"),
         groups,
+    })
+}
+
+/// Stacked mean read stages per configuration (`stages.csv`), mean over repetitions.
+fn stages(results: &Results, phase: &str) -> Option<StackedChart> {
+    let rows: Vec<_> = results.stages.iter().filter(|r| r.phase == phase).collect();
+    let mut names: Vec<String> = Vec::new();
+    for r in &rows {
+        if !names.contains(&r.stage) {
+            names.push(r.stage.clone());
+        }
+    }
+    let mut stacks = Vec::new();
+    let mut max = 0.0f64;
+    for (i, c) in results.configs.iter().enumerate() {
+        let parts: Vec<f64> = names
+            .iter()
+            .map(|name| {
+                let samples: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r.config == i && &r.stage == name)
+                    .map(|r| r.mean_us)
+                    .collect();
+                Estimate::of(&samples).map_or(0.0, |e| e.mean)
+            })
+            .collect();
+        let total: f64 = parts.iter().sum();
+        if total > 0.0 {
+            max = max.max(total);
+            stacks.push((i, Stack { label: c.label.clone(), parts }));
+        }
+    }
+    if stacks.is_empty() {
+        return None;
+    }
+    // Label each bar by the axes that differ between the bars shown (no shared "store / 32").
+    let varying: Vec<usize> = (0..results.axes.len())
+        .filter(|&a| {
+            let mut values = stacks.iter().map(|(i, _)| &results.configs[*i].values[a]);
+            let first = values.next();
+            values.any(|v| Some(v) != first)
+        })
+        .collect();
+    let mut stacks: Vec<Stack> = stacks
+        .into_iter()
+        .map(|(i, mut s)| {
+            let values = &results.configs[i].values;
+            let label: Vec<&str> = varying.iter().map(|&a| values[a].as_str()).collect();
+            if !label.is_empty() {
+                s.label = label.join(" / ");
+            }
+            s
+        })
+        .collect();
+    let (div, unit) = latency_unit(max);
+    for s in &mut stacks {
+        for p in &mut s.parts {
+            *p /= div;
+        }
+    }
+    Some(StackedChart {
+        title: "where a read spends its time".into(),
+        x_desc: "configuration".into(),
+        y_desc: format!("mean time per read ({unit})"),
+        part_names: names,
+        stacks,
     })
 }
 
@@ -453,4 +574,101 @@ fn engine_grid(results: &Results, phase: &str) -> Option<Grid> {
         cells,
         unit: unit.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// A two-repetition run directory with the given `timeseries.csv` rows
+    /// (`rep,second,throughput,p99`).
+    fn results_with_series(
+        rows: &[(u32, u64, f64, &str)],
+    ) -> std::result::Result<(tempfile::TempDir, Results), Box<dyn std::error::Error>> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path();
+        std::fs::write(dir.join("run.json"), r#"{"command": "kvlab suite t.toml", "runs": []}"#)?;
+        let mut summary = String::from(
+            "run,rep,phase,op,latency,count,errors,throughput_ops,mean_us,p50_us,p90_us,p95_us,\
+             p99_us,p999_us,p9999_us,max_us,measured_s\n",
+        );
+        let mut series = String::from(
+            "run,rep,phase,second,op,count,errors,throughput_ops,p50_us,p99_us,max_us\n",
+        );
+        for rep in [1, 2] {
+            summary.push_str(&format!("r{rep},{rep},run,ALL,service,10,0,2,1,1,1,1,1,1,1,1,5\n"));
+        }
+        for (rep, second, thr, p99) in rows {
+            series.push_str(&format!(
+                "r{rep},{rep},run,{second},ALL,{thr},0,{thr},{p99},{p99},{p99}\n"
+            ));
+        }
+        std::fs::write(dir.join("summary.csv"), summary)?;
+        std::fs::write(dir.join("timeseries.csv"), series)?;
+        let results = Results::load(dir)?;
+        Ok((tmp, results))
+    }
+
+    fn points(t: &Timeline) -> Vec<(f64, f64)> {
+        t.series.iter().flat_map(|s| s.points.iter().copied()).collect()
+    }
+
+    #[test]
+    fn timelines_average_only_where_data_exist_and_keep_zeros_and_gaps() -> TestResult {
+        // Rep 1 has seconds 0-4 and 6 (nothing in second 1: throughput 0, no p99); rep 2 ran
+        // 3 s and had nothing in its second 2. No repetition has second 5.
+        let (_tmp, results) = results_with_series(&[
+            (1, 0, 10.0, "5"),
+            (1, 1, 0.0, ""),
+            (1, 2, 12.0, "6"),
+            (1, 3, 11.0, "7"),
+            (1, 4, 4.0, "8"),
+            (1, 6, 9.0, "3"),
+            (2, 0, 20.0, "15"),
+            (2, 1, 30.0, "25"),
+            (2, 2, 0.0, ""),
+        ])?;
+        let thr = timeline(&results, "run", Metric::Throughput).ok_or("no throughput timeline")?;
+        assert_eq!(
+            points(&thr),
+            vec![(0.0, 15.0), (1.0, 15.0), (2.0, 6.0), (3.0, 11.0), (4.0, 4.0), (6.0, 9.0)],
+            "zeros count, a missing repetition does not"
+        );
+        let p99 = timeline(&results, "run", Metric::P99).ok_or("no p99 timeline")?;
+        assert_eq!(
+            points(&p99),
+            vec![(0.0, 10.0), (1.0, 25.0), (2.0, 6.0), (3.0, 7.0), (4.0, 8.0), (6.0, 3.0)],
+            "a second without completions has no p99, not 0"
+        );
+        // Second 5 has no data: the line breaks there.
+        let runs = crate::figures::segments(&thr.series[0].points);
+        assert_eq!(runs.len(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn all_sums_the_kinds_and_all_failed_their_failures() -> TestResult {
+        let hist = |v: u64| -> std::result::Result<Histogram<u64>, Box<dyn std::error::Error>> {
+            let mut h = Histogram::new(3)?;
+            h.record(v)?;
+            Ok(h)
+        };
+        let mut hists = BTreeMap::new();
+        let key = |op: &str| (0usize, "run".to_string(), op.to_string(), "service".to_string());
+        hists.insert(key("READ"), hist(10)?);
+        hists.insert(key("READ-NOT_FOUND"), hist(20)?);
+        hists.insert(key("READ-FAILED"), hist(1000)?);
+        hists.insert(key("READ-MODIFY-WRITE"), hist(30)?);
+        hists.insert(key("UPDATE-FAILED"), hist(2000)?);
+        let all = overall_histogram(&hists, (0, "run", "ALL", "service")).ok_or("no ALL")?;
+        // READ already holds its not-found reads.
+        assert_eq!((all.len(), all.max()), (2, 30));
+        let failed =
+            overall_histogram(&hists, (0, "run", "ALL-FAILED", "service")).ok_or("no failures")?;
+        assert_eq!((failed.len(), failed.min()), (2, 1000));
+        assert!(overall_histogram(&hists, (0, "run", "SCAN", "service")).is_none());
+        Ok(())
+    }
 }

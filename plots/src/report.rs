@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::figures::css_color;
 use crate::html::{escape, md_table, num, page, table};
 use crate::plot::{draw_all, FigureFile};
-use crate::results::Results;
+use crate::results::{outcome_op, Results};
 use crate::stats::Estimate;
 
 /// Writes `DIR/report.md` (figures linked as `plots/*.png`) and `DIR/report.html` (figures
@@ -28,6 +28,13 @@ pub fn report(dir: &Path) -> Result<PathBuf> {
     std::fs::write(&html_path, doc.html()).map_err(|e| Error::io("cannot write", &html_path, e))?;
     Ok(html_path)
 }
+
+/// What the results tables hold.
+const RESULTS_NOTE: &str = "Means over repetitions ± half-width of the 95 % confidence interval \
+     (Student t). Throughput and latencies count the completed operations: those that \
+     succeeded and reads that found nothing (`not found`, a count over all repetitions). \
+     Failed operations (`failed`, over all repetitions) are not in them; `p99 failed` is their \
+     own latency.";
 
 /// A table: headers, plain-text rows, and the configuration of each row (for a colour swatch).
 struct Table {
@@ -141,7 +148,7 @@ impl Document {
         for n in &self.notes {
             md.push_str(&format!("- {n}\n"));
         }
-        md.push_str("\n## Results\n\nMeans over repetitions ± half-width of the 95 % confidence interval (Student t).\n\n");
+        md.push_str(&format!("\n## Results\n\n{RESULTS_NOTE}\n\n"));
         for t in &self.tables {
             md.push_str(&format!("### {}\n\n", t.title));
             let rows: Vec<Vec<String>> = t.rows.iter().map(|r| r.1.clone()).collect();
@@ -186,7 +193,7 @@ impl Document {
             }
             body.push_str("</ul>\n");
         }
-        body.push_str("<h2>Results</h2>\n<p>Means over repetitions ± half-width of the 95 % confidence interval (Student t).</p>\n");
+        body.push_str(&format!("<h2>Results</h2>\n<p>{}</p>\n", escape(RESULTS_NOTE)));
         for t in &self.tables {
             body.push_str(&format!("<h3>{}</h3>\n", escape(&t.title)));
             let rows: Vec<Vec<String>> = t
@@ -244,10 +251,14 @@ fn tables(results: &Results) -> Vec<Table> {
             "p99 (µs)",
             "p99.9 (µs)",
             "p99 intended (µs)",
-            "errors",
+            "not found",
+            "failed",
+            "p99 failed (µs)",
         ]
         .map(String::from),
     );
+    let failed_op = outcome_op(&overall, "FAILED");
+    let not_found_op = outcome_op(&overall, "NOT_FOUND");
     let mut rows = Vec::new();
     for (i, c) in results.configs.iter().enumerate() {
         let est = |latency: &str, f: &dyn Fn(&crate::results::SummaryRow) -> f64| {
@@ -263,8 +274,12 @@ fn tables(results: &Results) -> Vec<Table> {
         row.push(with_ci(est("service", &|r| r.percentiles[3])));
         row.push(with_ci(est("service", &|r| r.percentiles[4])));
         row.push(with_ci(est("intended", &|r| r.percentiles[3])));
-        let errors: f64 = results.samples(i, phase, &overall, "service", |r| r.errors).iter().sum();
-        row.push(format!("{errors:.0}"));
+        // Counts over all repetitions: completed reads that found nothing, failures.
+        let not_found = results.total(i, phase, &not_found_op, |r| r.count);
+        row.push(format!("{not_found:.0}"));
+        let failed = results.total(i, phase, &overall, |r| r.errors);
+        row.push(format!("{failed:.0}"));
+        row.push(with_ci(results.estimate(i, phase, &failed_op, "service", |r| r.percentiles[3])));
         rows.push((Some(i), row));
     }
     out.push(Table { title: format!("{phase} phase, {overall} operations"), headers, rows });

@@ -4,6 +4,12 @@
 //! is absent is skipped), but a file that is present and malformed is an error naming it.
 //! Rows are tied to their configuration — one point of the suite's matrix, identified by its
 //! axis values — and to their repetition.
+//!
+//! `summary.csv` has a row per operation kind (its completed operations) and, since failed
+//! operations kept their latencies, `<OP>-NOT_FOUND` and `<OP>-FAILED` rows: [`Results::ops`]
+//! lists the operation kinds, [`outcome_op`] names an outcome's row. A row or second without
+//! operations has empty latency cells; they read as missing values, never as 0 µs. Results
+//! written before these rows existed load all the same.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,9 +39,11 @@ pub(crate) struct SummaryRow {
     pub phase: String,
     pub op: String,
     pub latency: String,
+    /// Operations counted in the row.
+    pub count: f64,
     pub errors: f64,
     pub throughput: f64,
-    /// p50, p90, p95, p99, p99.9, p99.99 in µs.
+    /// p50, p90, p95, p99, p99.9, p99.99 in µs; NaN where the cell is empty (no operations).
     pub percentiles: [f64; 6],
 }
 
@@ -51,7 +59,8 @@ pub(crate) struct SeriesRow {
     pub second: f64,
     pub op: String,
     pub throughput: f64,
-    pub p99_us: f64,
+    /// `None` for a second without completions (an empty cell).
+    pub p99_us: Option<f64>,
 }
 
 /// One row of `nodes.csv`.
@@ -70,6 +79,15 @@ pub(crate) struct StalenessRow {
     pub count: f64,
     /// p50, p90, p99, p99.9 and max.
     pub quantiles: [f64; 5],
+}
+
+/// One row of `stages.csv`: a read stage's mean in one run.
+#[derive(Clone, Debug)]
+pub(crate) struct StageRow {
+    pub config: usize,
+    pub phase: String,
+    pub stage: String,
+    pub mean_us: f64,
 }
 
 /// One row of `errors.csv`.
@@ -127,6 +145,8 @@ pub(crate) struct Results {
     pub timeseries: Vec<SeriesRow>,
     pub nodes: Vec<NodeRow>,
     pub staleness: Vec<StalenessRow>,
+    /// `stages.csv`: where store reads spent their time.
+    pub stages: Vec<StageRow>,
     pub errors: Vec<ErrorRow>,
     pub events: Vec<EventRow>,
 }
@@ -244,6 +264,7 @@ impl Results {
             timeseries: Vec::new(),
             nodes: Vec::new(),
             staleness: Vec::new(),
+            stages: Vec::new(),
             errors: Vec::new(),
             events: Vec::new(),
         };
@@ -259,6 +280,9 @@ impl Results {
         }
         if let Some(t) = Table::read_optional(dir, "staleness.csv")? {
             results.load_staleness(&t)?;
+        }
+        if let Some(t) = Table::read_optional(dir, "stages.csv")? {
+            results.load_stages(&t)?;
         }
         if let Some(t) = Table::read_optional(dir, "errors.csv")? {
             results.load_errors(&t)?;
@@ -308,6 +332,7 @@ impl Results {
         let [phase, op, latency, errors, thr] =
             ["phase", "op", "latency", "errors", "throughput_ops"].map(|c| table.col(c));
         let (phase, op, latency, errors, thr) = (phase?, op?, latency?, errors?, thr?);
+        let count = table.col_optional("count");
         let pcols =
             ["p50_us", "p90_us", "p95_us", "p99_us", "p999_us", "p9999_us"].map(|c| table.col(c));
         let mut p = [0usize; 6];
@@ -318,14 +343,19 @@ impl Results {
             let (config, rep) = self.key(&row, &keyed)?;
             let mut percentiles = [0.0; 6];
             for (slot, &col) in percentiles.iter_mut().zip(&p) {
-                *slot = row.f64(col)?;
+                *slot = row.f64_optional(col)?.unwrap_or(f64::NAN);
             }
+            let count = match count {
+                Some(col) => row.f64(col)?,
+                None => f64::NAN,
+            };
             self.summary.push(SummaryRow {
                 config,
                 rep,
                 phase: row.str(phase)?.to_string(),
                 op: row.str(op)?.to_string(),
                 latency: row.str(latency)?.to_string(),
+                count,
                 errors: row.f64(errors)?,
                 throughput: row.f64(thr)?,
                 percentiles,
@@ -347,7 +377,7 @@ impl Results {
                 second: row.f64(second)?,
                 op: row.str(op)?.to_string(),
                 throughput: row.f64(thr)?,
-                p99_us: row.f64(p99)?,
+                p99_us: row.f64_optional(p99)?,
             });
         }
         Ok(())
@@ -380,6 +410,22 @@ impl Results {
             }
             let metric = row.str(metric)?.to_string();
             self.staleness.push(StalenessRow { config, metric, count: row.f64(count)?, quantiles });
+        }
+        Ok(())
+    }
+
+    fn load_stages(&mut self, table: &Table) -> Result<()> {
+        let keyed = Keyed::new(table, &self.axes)?;
+        let (phase, stage, mean) =
+            (table.col("phase")?, table.col("stage")?, table.col("mean_us")?);
+        for row in table.rows() {
+            let (config, _) = self.key(&row, &keyed)?;
+            self.stages.push(StageRow {
+                config,
+                phase: row.str(phase)?.to_string(),
+                stage: row.str(stage)?.to_string(),
+                mean_us: row.f64(mean)?,
+            });
         }
         Ok(())
     }
@@ -450,7 +496,8 @@ impl Results {
         }
     }
 
-    /// The per-repetition values of `metric` for one configuration, phase, op and latency kind.
+    /// The per-repetition values of `metric` for one configuration, phase, op and latency kind;
+    /// repetitions without a value (an empty cell: no operations) are left out.
     pub fn samples(
         &self,
         config: usize,
@@ -467,7 +514,20 @@ impl Results {
             })
             .collect();
         rows.sort_by_key(|r| r.rep);
-        rows.into_iter().map(metric).collect()
+        rows.into_iter().map(metric).filter(|v| v.is_finite()).collect()
+    }
+
+    /// The sum over repetitions of `metric`, 0 without rows (a count that was never written
+    /// is 0: an outcome row appears only when it has operations).
+    pub fn total(
+        &self,
+        config: usize,
+        phase: &str,
+        op: &str,
+        metric: impl Fn(&SummaryRow) -> f64,
+    ) -> f64 {
+        // From +0: an empty sum of f64 is -0, which would print as `-0`.
+        self.samples(config, phase, op, "service", metric).iter().fold(0.0, |a, b| a + b)
     }
 
     /// Mean and interval of `metric` over repetitions.
@@ -482,10 +542,11 @@ impl Results {
         Estimate::of(&self.samples(config, phase, op, latency, metric))
     }
 
-    /// The ops of a phase, in a stable order (`ALL` last).
+    /// The operation kinds of a phase, in a stable order (`ALL` last); outcome rows
+    /// (`READ-FAILED`, `READ-NOT_FOUND`) are not listed.
     pub fn ops(&self, phase: &str) -> Vec<String> {
         let mut ops: Vec<String> = Vec::new();
-        for r in self.summary.iter().filter(|r| r.phase == phase) {
+        for r in self.summary.iter().filter(|r| r.phase == phase && outcome_of(&r.op).is_none()) {
             if !ops.contains(&r.op) {
                 ops.push(r.op.clone());
             }
@@ -503,9 +564,46 @@ impl Results {
         ops.into_iter().next()
     }
 
+    /// Whether a phase has rows of `outcome` (`FAILED`, `NOT_FOUND`) with operations.
+    pub fn has_outcome(&self, phase: &str, outcome: &str) -> bool {
+        self.summary.iter().any(|r| {
+            r.phase == phase
+                && outcome_of(&r.op) == Some(outcome)
+                && (r.count.is_nan() || r.count > 0.0)
+        })
+    }
+
     /// The axis values of a configuration as `name=value` pairs.
     pub fn config_axes(&self, config: usize) -> Vec<(String, String)> {
         let values = self.configs.get(config).map(|c| c.values.clone()).unwrap_or_default();
         self.axes.iter().cloned().zip(values).collect()
+    }
+}
+
+/// The outcomes that have rows of their own: `<OP>-FAILED`, `<OP>-NOT_FOUND`.
+pub(crate) const OUTCOMES: [&str; 2] = ["FAILED", "NOT_FOUND"];
+
+/// The outcome a row's op names (`READ-FAILED` → `FAILED`), `None` for an operation kind.
+pub(crate) fn outcome_of(op: &str) -> Option<&'static str> {
+    OUTCOMES.into_iter().find(|o| op.strip_suffix(o).is_some_and(|rest| rest.ends_with('-')))
+}
+
+/// The row of `op`'s `outcome`: `READ` and `FAILED` give `READ-FAILED`.
+pub(crate) fn outcome_op(op: &str, outcome: &str) -> String {
+    format!("{op}-{outcome}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::outcome_of;
+
+    #[test]
+    fn outcome_rows_are_told_from_operation_kinds() {
+        assert_eq!(outcome_of("READ-FAILED"), Some("FAILED"));
+        assert_eq!(outcome_of("READ-MODIFY-WRITE-NOT_FOUND"), Some("NOT_FOUND"));
+        assert_eq!(outcome_of("ALL-FAILED"), Some("FAILED"));
+        assert_eq!(outcome_of("READ-MODIFY-WRITE"), None);
+        assert_eq!(outcome_of("FAILED"), None);
+        assert_eq!(outcome_of("ALL"), None);
     }
 }

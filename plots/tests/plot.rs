@@ -159,3 +159,40 @@ fn absent_optional_files_skip_their_figures() -> TestResult {
     }
     Ok(())
 }
+
+/// Issue 15, item 5: a results directory with `stages.csv` gets the stacked stage figure, in
+/// the report too; without it there is none.
+#[test]
+fn read_stages_are_a_stacked_figure_in_the_report() -> TestResult {
+    let (_tmp, dir) = fixture_copy()?;
+    let summary = std::fs::read_to_string(dir.join("summary.csv"))?;
+    let mut keys: Vec<String> = summary
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').take(4).collect::<Vec<_>>().join(","))
+        .collect();
+    keys.dedup();
+    let mut stages = String::from(
+        "run,store.read_policy,workload,rep,phase,stage,count,mean_us,p50_us,p99_us,share\n",
+    );
+    for key in &keys {
+        for (stage, mean) in
+            [("client", 1.0), ("wire", 20.0), ("read_index", 150.0), ("apply_wait", 5.0)]
+        {
+            stages.push_str(&format!("{key},run,{stage},100,{mean},{mean},{mean},0.1\n"));
+        }
+    }
+    let before = kvlab_plots::plot(&dir)?;
+    assert!(find(&before, "read-stages.svg").is_none(), "no stages.csv, no figure");
+    std::fs::write(dir.join("stages.csv"), stages)?;
+    let files = kvlab_plots::plot(&dir)?;
+    let svg = find(&files, "read-stages.svg").ok_or("read-stages.svg missing")?;
+    let text = std::fs::read_to_string(svg)?;
+    for stage in ["client", "wire", "read_index", "apply_wait"] {
+        assert!(text.contains(stage), "legend names {stage}");
+    }
+    kvlab_plots::report(&dir)?;
+    let html = std::fs::read_to_string(dir.join("report.html"))?;
+    assert!(html.contains("where a store read spends its time"), "the report carries it");
+    Ok(())
+}

@@ -13,7 +13,14 @@
 //!
 //! Each read and write case runs in alternating slices with its baseline, so the ratio compares
 //! them under the same machine conditions (this machine's speed drifts within seconds). Keys
-//! are precomputed for both sides.
+//! are precomputed for both sides. No work crosses a slice boundary: a pipelined client starts
+//! each slice with an empty window and, when the slice ends, waits for the reads still in
+//! flight (counted in that slice, their time included), so they neither run during the
+//! baseline's slice nor count as instant answers in the next one.
+//!
+//! Without a read pool (`inline`) and with no emulated latency, a lease or stale get is decided
+//! and read on the client's own thread: those cases measure an engine get (plus the lease or
+//! staleness check) on the client thread, not a request to a node, and are named so.
 //!
 //! Run: `make bench BENCH=replicated` (set `KVLAB_BENCH_SECS` to change the
 //! 2-second measurement window, `KVLAB_BENCH_WINDOW=32,128` the reads in flight;
@@ -84,20 +91,33 @@ fn window() -> Duration {
 /// returns whether it succeeded (only successes are counted).
 type Op = Arc<dyn Fn(usize, &mut ChaCha8Rng) -> bool + Send + Sync>;
 
+/// Called once on client thread `t` when a slice ends, after its last [`Op`]: finishes the
+/// work that thread still has in flight (a pipelined client's window) and returns the
+/// successes among it, so nothing carries over into the next slice.
+type Drain = Arc<dyn Fn(usize) -> u64 + Send + Sync>;
+
 /// Each case and its baseline run in this many alternating slices of the window, so machine
 /// noise (this shared 2-core machine's speed drifts by tens of percent over seconds) hits
 /// both alike and the ratio stays meaningful.
 const SLICES: u64 = 8;
 
-/// Runs `op` on `threads` threads named `tag-N` for `dur`; returns the successes and the time
-/// taken.
-fn run_for(tag: &str, threads: usize, op: &Op, dur: Duration, seed: u64) -> (u64, Duration) {
+/// Runs `op` on `threads` threads named `tag-N` for `dur`, then `drain` on each; returns the
+/// successes and the time taken (the drain's included).
+fn run_for(
+    tag: &str,
+    threads: usize,
+    op: &Op,
+    drain: Option<&Drain>,
+    dur: Duration,
+    seed: u64,
+) -> (u64, Duration) {
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let (op, stop, count) = (op.clone(), stop.clone(), count.clone());
+            let drain = drain.cloned();
             std::thread::Builder::new().name(format!("{tag}-{t}")).spawn(move || {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed * 1000 + t as u64 + 1);
                 let mut n = 0;
@@ -105,6 +125,9 @@ fn run_for(tag: &str, threads: usize, op: &Op, dur: Duration, seed: u64) -> (u64
                     if op(t, &mut rng) {
                         n += 1;
                     }
+                }
+                if let Some(drain) = drain {
+                    n += drain(t);
                 }
                 count.fetch_add(n, Ordering::Relaxed);
             })
@@ -122,22 +145,30 @@ fn run_for(tag: &str, threads: usize, op: &Op, dur: Duration, seed: u64) -> (u64
 /// The ops/s of `base` and of `case`, each on `threads` threads, measured in alternating
 /// slices that together take twice the window.
 fn paired(threads: usize, base: &Op, case: &Op) -> (f64, f64) {
+    paired_drained(threads, base, case, None)
+}
+
+/// [`paired`], with `drain` ending each of `case`'s slices.
+fn paired_drained(threads: usize, base: &Op, case: &Op, drain: Option<&Drain>) -> (f64, f64) {
     let slice = window() / SLICES as u32;
     let (mut nb, mut tb, mut nc, mut tc) = (0, Duration::ZERO, 0, Duration::ZERO);
     for i in 0..SLICES {
-        let (n, t) = run_for("base", threads, base, slice, i);
+        let (n, t) = run_for("base", threads, base, None, slice, i);
         (nb, tb) = (nb + n, tb + t);
-        let (n, t) = run_for("case", threads, case, slice, i);
+        let (n, t) = run_for("case", threads, case, drain, slice, i);
         (nc, tc) = (nc + n, tc + t);
     }
     (nb as f64 / tb.as_secs_f64(), nc as f64 / tc.as_secs_f64())
 }
 
+/// Width of the case column.
+const NAME: usize = 68;
+
 /// Prints one result row.
 fn row(name: &str, ops: f64, base: Option<f64>) {
     match base {
-        Some(b) => println!("{name:<38} {ops:>10.0} {b:>10.0} {:>6.2}", ops / b),
-        None => println!("{name:<38} {ops:>10.0} {:>10} {:>6}", "-", "-"),
+        Some(b) => println!("{name:<NAME$} {ops:>10.0} {b:>10.0} {:>6.2}", ops / b),
+        None => println!("{name:<NAME$} {ops:>10.0} {:>10} {:>6}", "-", "-"),
     }
 }
 
@@ -176,7 +207,7 @@ fn main() -> kvlab_store::Result<()> {
         window(),
         pipeline_windows()
     );
-    println!("{:<38} {:>10} {:>10} {:>6}", "case", "ops/s", "base ops/s", "ratio");
+    println!("{:<NAME$} {:>10} {:>10} {:>6}", "case", "ops/s", "base ops/s", "ratio");
 
     // The baselines: the engine called directly, by 8 threads, on the same keys.
     let dir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
@@ -363,11 +394,15 @@ fn load(cluster: &Arc<Cluster>, value: &[u8]) -> kvlab_store::Result<()> {
 
 /// Measures 8-thread uniform gets under every policy, each against direct engine gets: first
 /// blocking clients (one read in flight per thread), then pipelined ones (each thread keeps
-/// [`pipeline_windows`] reads in flight with `submit_get`/`wait_get`).
+/// [`pipeline_windows`] reads in flight with `submit_get`/`wait_get`, drained when each slice
+/// ends). On `inline`, lease and stale gets run on the client thread and are named so.
 fn read_suite(cluster: &Arc<Cluster>, direct: &Op, label: &str) -> kvlab_store::Result<()> {
     let depths = std::iter::once(1).chain(pipeline_windows());
     for (in_flight, policy) in depths.flat_map(|d| ReadPolicy::ALL.into_iter().map(move |p| (d, p)))
     {
+        let on_client =
+            label == "inline" && matches!(policy, ReadPolicy::Lease | ReadPolicy::Stale);
+        let label = if on_client { "inline: engine get on client thread" } else { label };
         let name = match in_flight {
             1 => format!("store get {policy} {label} (8 thr)"),
             d => format!("store get {policy} {label} (8 thr x {d})"),
@@ -387,6 +422,15 @@ fn read_suite(cluster: &Arc<Cluster>, direct: &Op, label: &str) -> kvlab_store::
             })
             .collect();
         let clients = Arc::new(clients);
+        let pending = clients.clone();
+        let drain: Drain = Arc::new(move |t| {
+            let (client, window) = &mut *pending[t].lock();
+            let mut ok = 0;
+            while let Some(p) = window.pop_front() {
+                ok += u64::from(client.wait_get(p).is_ok_and(|r| r.value.is_some()));
+            }
+            ok
+        });
         let get: Op = Arc::new(move |t, rng| {
             let (client, window) = &mut *clients[t].lock();
             while window.len() < in_flight {
@@ -396,7 +440,7 @@ fn read_suite(cluster: &Arc<Cluster>, direct: &Op, label: &str) -> kvlab_store::
             let next = window.iter().position(PendingGet::is_answered).unwrap_or(0);
             window.remove(next).is_some_and(|p| client.wait_get(p).is_ok_and(|r| r.value.is_some()))
         });
-        let (base, ops) = paired(8, direct, &get);
+        let (base, ops) = paired_drained(8, direct, &get, Some(&drain));
         row(&name, ops, Some(base));
     }
     Ok(())

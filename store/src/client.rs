@@ -11,7 +11,8 @@
 //! flight (a TiKV client batches up to 128 requests per store the same way). A node batches
 //! the reads that wait together into one ReadIndex round, so pipelined reads measure the
 //! store's read capacity, where blocking reads measure the round's latency. A pipelined get
-//! retries exactly like a blocking one, within the same deadline.
+//! retries exactly like a blocking one, within the same deadline. Puts pipeline the same way
+//! ([`Client::submit_put`], [`Client::wait_write`]), with the same retry rules as `put`.
 //!
 //! Errors are retried until the request's deadline (`ClientConfig::timeout`): `NotLeader`
 //! with a hint goes to the hinted node at once; `NotLeader` without a hint, `Unavailable` and
@@ -44,6 +45,7 @@ use crate::node::{
     try_local_get, NodeMsg, PoolContext, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue,
 };
 use crate::raftstore::Staleness;
+use crate::stages::ReadStages;
 use crate::topology::{NodeId, Region, RegionId};
 use crate::transport::Inbound;
 
@@ -58,6 +60,8 @@ pub struct ReadResult {
     pub served_as: ReadPolicy,
     /// For stale reads: the serving replica's staleness.
     pub staleness: Option<Staleness>,
+    /// Where the read spent its time (the wire is the residual of the caller's latency).
+    pub stages: ReadStages,
 }
 
 /// The answer to a write.
@@ -85,6 +89,29 @@ pub struct BatchGetResult {
     pub nodes: Vec<NodeId>,
 }
 
+/// A write in flight: sent by [`Client::submit_put`], answered by [`Client::wait_write`].
+#[derive(Debug)]
+#[must_use = "a pending write is answered only by Client::wait_write"]
+pub struct PendingWrite {
+    region: RegionId,
+    batch: WriteBatch,
+    deadline: Instant,
+    attempt_deadline: Instant,
+    /// The node the current attempt went to.
+    node: NodeId,
+    outcome: Result<oneshot::Receiver<Result<NodeId>>>,
+}
+
+impl PendingWrite {
+    /// Whether [`Client::wait_write`] would find its first answer at once.
+    pub fn is_answered(&self) -> bool {
+        match &self.outcome {
+            Err(_) => true,
+            Ok(rx) => rx.has_message() || rx.is_closed(),
+        }
+    }
+}
+
 /// A get in flight: sent by [`Client::submit_get`], answered by [`Client::wait_get`].
 #[derive(Debug)]
 #[must_use = "a pending get is answered only by Client::wait_get"]
@@ -108,9 +135,12 @@ enum Pending {
     /// Sent to a node: the first attempt's outcome arrives on `outcome`.
     Sent {
         key: Vec<u8>,
+        /// When `submit_get` was called.
+        started: Instant,
         deadline: Instant,
         attempt_deadline: Instant,
-        /// The node the first attempt went to.
+        /// When the first attempt went out, and to which node.
+        sent: Instant,
         node: NodeId,
         outcome: Result<oneshot::Receiver<Result<ReadResponse>>>,
     },
@@ -171,7 +201,8 @@ impl Client {
     /// Lease and stale reads that the client serves on its own thread (inline pools, no
     /// emulated latency) are answered before this returns.
     pub fn submit_get(&mut self, key: &[u8]) -> PendingGet {
-        let deadline = Instant::now() + self.config.timeout;
+        let started = Instant::now();
+        let deadline = started + self.config.timeout;
         let cluster = self.cluster.clone();
         let region = cluster.topology.locate(key);
         let policy = self.config.read_policy;
@@ -181,15 +212,27 @@ impl Client {
             let max_staleness = self.config.max_staleness;
             if let Some(ctx) = self.inline_pool(node) {
                 let local = try_local_get(ctx, region.id, key, policy, max_staleness);
-                if let Some(Ok(resp)) = local {
+                if let Some(Ok(mut resp)) = local {
                     self.learn_leader(region.id, &resp);
+                    // Served on this thread: everything but the engine read was the client's.
+                    let took = started.elapsed();
+                    resp.stages.client = took.saturating_sub(resp.stages.engine);
                     return PendingGet(Pending::Answered(Ok(to_read_result(resp))));
                 }
             }
         }
+        let sent = Instant::now();
         let (outcome, attempt_deadline, node) =
             self.send_read(region, ReadOp::Get(key.to_vec()), None, 0, deadline);
-        PendingGet(Pending::Sent { key: key.to_vec(), deadline, attempt_deadline, node, outcome })
+        PendingGet(Pending::Sent {
+            key: key.to_vec(),
+            started,
+            deadline,
+            attempt_deadline,
+            sent,
+            node,
+            outcome,
+        })
     }
 
     /// Waits for the answer to a get sent by [`Client::submit_get`], retrying it like
@@ -199,17 +242,18 @@ impl Client {
     ///
     /// As [`Client::get`].
     pub fn wait_get(&mut self, pending: PendingGet) -> Result<ReadResult> {
-        let (key, deadline, attempt_deadline, node, outcome) = match pending.0 {
+        let (key, started, deadline, attempt_deadline, sent, node, outcome) = match pending.0 {
             Pending::Answered(result) => return result,
-            Pending::Sent { key, deadline, attempt_deadline, node, outcome } => {
-                (key, deadline, attempt_deadline, node, outcome)
+            Pending::Sent { key, started, deadline, attempt_deadline, sent, node, outcome } => {
+                (key, started, deadline, attempt_deadline, sent, node, outcome)
             }
         };
         let first = outcome.and_then(|rx| wait(&rx, attempt_deadline));
         let cluster = self.cluster.clone();
         let region = cluster.topology.locate(&key);
         let op = ReadOp::Get(key);
-        let resp = self.read_retrying(region, &op, None, deadline, 1, Some((node, first)))?;
+        let made = Attempt { node, sent, result: first };
+        let resp = self.read_retrying(region, &op, None, (started, deadline), 1, Some(made))?;
         Ok(to_read_result(resp))
     }
 
@@ -376,8 +420,9 @@ impl Client {
         op: ReadOp,
         fixed: Option<NodeId>,
     ) -> Result<ReadResponse> {
-        let deadline = Instant::now() + self.config.timeout;
-        self.read_retrying(region, &op, fixed, deadline, 0, None)
+        let started = Instant::now();
+        let deadline = started + self.config.timeout;
+        self.read_retrying(region, &op, fixed, (started, deadline), 0, None)
     }
 
     /// Sends one attempt of a read; returns where its answer will arrive (or why it could not
@@ -402,6 +447,7 @@ impl Client {
             deadline: attempt_deadline,
             ready: false,
             fell_back: false,
+            timing: Default::default(),
             reply: tx,
         };
         let msg = match policy {
@@ -422,37 +468,40 @@ impl Client {
         }
     }
 
-    /// The read retry loop (see the module docs). `first` is the node and outcome of an
-    /// attempt already made, `attempt` the number of attempts made so far.
+    /// The read retry loop (see the module docs), for a read that began at `started` and must
+    /// end by `deadline`. `first` is an attempt already made, `attempt` the number of attempts
+    /// made so far.
     fn read_retrying(
         &mut self,
         region: &Region,
         op: &ReadOp,
         fixed: Option<NodeId>,
-        deadline: Instant,
+        (started, deadline): (Instant, Instant),
         mut attempt: u32,
-        mut first: Option<(NodeId, Result<ReadResponse>)>,
+        mut first: Option<Attempt>,
     ) -> Result<ReadResponse> {
         let mut backoff = Duration::from_millis(1);
         let policy = self.config.read_policy;
         loop {
-            let (node, result) = match first.take() {
+            let Attempt { node, sent, result } = match first.take() {
                 Some(made) => made,
                 None => {
                     if Instant::now() >= deadline {
                         let region = region.id;
                         return Err(Error::Timeout(format!("read in region {region} ({policy})")));
                     }
+                    let sent = Instant::now();
                     let (rx, attempt_deadline, node) =
                         self.send_read(region, op.clone(), fixed, attempt, deadline);
                     attempt += 1;
-                    (node, rx.and_then(|rx| wait(&rx, attempt_deadline)))
+                    Attempt { node, sent, result: rx.and_then(|rx| wait(&rx, attempt_deadline)) }
                 }
             };
             match result {
-                Ok(resp) => {
+                Ok(mut resp) => {
                     self.wait_reply_latency(resp.node, resp.sent_at);
                     self.learn_leader(region.id, &resp);
+                    resp.stages.client = sent.saturating_duration_since(started);
                     return Ok(resp);
                 }
                 Err(e @ Error::NotLeader { .. }) if fixed.is_some() => return Err(e),
@@ -462,32 +511,66 @@ impl Client {
     }
 
     fn write_region(&mut self, key: &[u8], batch: WriteBatch) -> Result<WriteResult> {
-        let cluster = self.cluster.clone();
-        let region = cluster.topology.locate(key);
+        let pending = self.submit_write(key, batch);
+        self.wait_write(pending)
+    }
+
+    /// Sends a put without waiting for its answer; [`Client::wait_write`] collects it (and
+    /// retries it, if its first attempt failed definitely). Several writes may be in flight.
+    pub fn submit_put(&mut self, key: &[u8], value: &[u8]) -> PendingWrite {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.submit_write(key, batch)
+    }
+
+    fn submit_write(&mut self, key: &[u8], batch: WriteBatch) -> PendingWrite {
         let deadline = Instant::now() + self.config.timeout;
+        let region = self.cluster.topology.locate(key).id;
+        let (outcome, attempt_deadline, node) = self.send_write(region, &batch, deadline);
+        PendingWrite { region, batch, deadline, attempt_deadline, node, outcome }
+    }
+
+    /// Sends one attempt of a write to the cached leader: where its answer will arrive (or why
+    /// it could not be sent), the attempt's deadline and the node.
+    fn send_write(
+        &mut self,
+        region: RegionId,
+        batch: &WriteBatch,
+        deadline: Instant,
+    ) -> (Result<oneshot::Receiver<Result<NodeId>>>, Instant, NodeId) {
+        let node = match self.cluster.topology.region(region) {
+            Some(r) => self.leader_guess(r),
+            None => 0,
+        };
+        let attempt_deadline = deadline.min(Instant::now() + self.attempt_timeout());
+        let (tx, rx) = oneshot::channel();
+        let task =
+            ProposeTask { region, batch: batch.clone(), deadline: attempt_deadline, reply: tx };
+        let sent = self.cluster.transport.send_request(
+            self.config.zone,
+            node,
+            Inbound::Raft(NodeMsg::Propose(task)),
+        );
+        (sent.map(|()| rx), attempt_deadline, node)
+    }
+
+    /// Waits for the answer to a write sent by [`Client::submit_put`], retrying it while
+    /// every attempt failed definitely, within its timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::put`].
+    pub fn wait_write(&mut self, pending: PendingWrite) -> Result<WriteResult> {
+        let PendingWrite { region, batch, deadline, mut attempt_deadline, mut node, mut outcome } =
+            pending;
+        let cluster = self.cluster.clone();
+        let Some(region) = cluster.topology.region(region) else {
+            return Err(Error::Unavailable(format!("no region {region}")));
+        };
         let mut backoff = Duration::from_millis(1);
         loop {
-            let now = Instant::now();
-            if now >= deadline {
-                // Every attempt so far failed definitely: nothing was written.
-                return Err(Error::Timeout(format!("write in region {}", region.id)));
-            }
-            let node = self.leader_guess(region);
-            let attempt_deadline = deadline.min(now + self.attempt_timeout());
-            let (tx, rx) = oneshot::channel();
-            let task = ProposeTask {
-                region: region.id,
-                batch: batch.clone(),
-                deadline: attempt_deadline,
-                reply: tx,
-            };
-            let sent = self.cluster.transport.send_request(
-                self.config.zone,
-                node,
-                Inbound::Raft(NodeMsg::Propose(task)),
-            );
-            let answer = match sent {
-                Ok(()) => wait_answer(&rx, attempt_deadline),
+            let answer = match outcome {
+                Ok(rx) => wait_answer(&rx, attempt_deadline),
                 Err(e) => Some(Err(e)),
             };
             match write_step(answer) {
@@ -505,6 +588,11 @@ impl Client {
                 }
                 WriteStep::Retry(e) => self.on_error(region, node, e, &mut backoff, deadline)?,
             }
+            if Instant::now() >= deadline {
+                // Every attempt so far failed definitely: nothing was written.
+                return Err(Error::Timeout(format!("write in region {}", region.id)));
+            }
+            (outcome, attempt_deadline, node) = self.send_write(region.id, &batch, deadline);
         }
     }
 
@@ -551,6 +639,13 @@ impl Client {
             std::thread::sleep(until - now);
         }
     }
+}
+
+/// One attempt of a read: where and when it went, and its outcome.
+struct Attempt {
+    node: NodeId,
+    sent: Instant,
+    result: Result<ReadResponse>,
 }
 
 /// What one write attempt's answer means (see the module docs).
@@ -605,7 +700,13 @@ fn to_read_result(resp: ReadResponse) -> ReadResult {
         ReadValue::One(v) => v,
         _ => None,
     };
-    ReadResult { value, node: resp.node, served_as: resp.served_as, staleness: resp.staleness }
+    ReadResult {
+        value,
+        node: resp.node,
+        served_as: resp.served_as,
+        staleness: resp.staleness,
+        stages: resp.stages,
+    }
 }
 
 #[cfg(test)]

@@ -13,10 +13,13 @@ mod keys;
 mod metrics;
 mod node;
 mod raftstore;
+mod stages;
 mod topology;
 mod transport;
 
-pub use client::{BatchGetResult, Client, PendingGet, ReadResult, ScanResult, WriteResult};
+pub use client::{
+    BatchGetResult, Client, PendingGet, PendingWrite, ReadResult, ScanResult, WriteResult,
+};
 pub use cluster::Cluster;
 pub use config::{
     ClientConfig, ClusterConfig, Failpoints, LatencyModel, RaftLogStore, ReadPolicy, ReplicaChoice,
@@ -28,6 +31,7 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use metrics::{NodeMetrics, ReadCounts, RegionMetrics};
 pub use raftstore::Staleness;
+pub use stages::ReadStages;
 pub use topology::{
     default_split_keys, ycsb_key, Index, NodeId, Region, RegionId, Topology, ZoneId,
 };

@@ -226,8 +226,13 @@ impl ChannelTransport {
             return Err(Error::Unavailable(format!("node {to} is down")));
         };
         let sent = match msg {
+            Inbound::Raft(NodeMsg::Read(mut t)) => {
+                t.timing.arrived = Some(Instant::now());
+                ep.raft.send(NodeMsg::Read(t)).is_ok()
+            }
             Inbound::Raft(m) => ep.raft.send(m).is_ok(),
-            Inbound::Pool(t) => {
+            Inbound::Pool(mut t) => {
+                t.timing.arrived = Some(Instant::now());
                 // An inline pool runs the read on this thread: release the lock first.
                 let pool = ep.pool.clone();
                 drop(endpoints);

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 
 /// What a successful operation reports besides its latency.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Served {
     /// The store node that served it, when the binding knows.
     pub node: Option<u64>,
@@ -37,6 +37,9 @@ pub struct Served {
     pub served_as: Option<&'static str>,
     /// In checking mode: the tag of the value a read returned ([`value_tag`]).
     pub observed: Option<u64>,
+    /// For store reads: where the read spent its time ([`crate::stages`]); boxed, so that
+    /// operation results stay small for every binding.
+    pub stages: Option<Box<kvlab_store::ReadStages>>,
 }
 
 /// The prefix of the values written in checking mode.
@@ -166,6 +169,61 @@ impl NodeRow {
     }
 }
 
+/// The store's cumulative per-node counters where the measured part of a phase begins: the
+/// warm-up interval boundary, the moment from which the collector keeps every completion.
+/// Subtracted from the counters at the end, it leaves what the measured part did.
+///
+/// The phase's collecting loop asks [`NodeBaseline::wake_by`] how long it may wait for a
+/// report, so it is awake at the boundary, and [`NodeBaseline::poll`] reads the counters as
+/// soon as the boundary has passed.
+#[derive(Debug)]
+pub struct NodeBaseline {
+    at: std::time::Instant,
+    rows: Option<Vec<NodeRow>>,
+}
+
+impl NodeBaseline {
+    /// A baseline to be taken at `at` (phase start plus the warm-up).
+    pub fn new(at: std::time::Instant) -> Self {
+        NodeBaseline { at, rows: None }
+    }
+
+    /// The latest a loop that wanted to wait until `until` may wait: no later than the
+    /// boundary while the baseline is still to be taken.
+    pub fn wake_by(&self, until: std::time::Instant) -> std::time::Instant {
+        match self.rows {
+            None => until.min(self.at),
+            Some(_) => until,
+        }
+    }
+
+    /// Takes the baseline with `read` if `now` is at or past the boundary and it is not taken
+    /// yet.
+    pub fn poll(&mut self, now: std::time::Instant, read: impl FnOnce() -> Vec<NodeRow>) {
+        if self.rows.is_none() && now >= self.at {
+            self.rows = Some(read());
+        }
+    }
+
+    /// Whether the baseline has been taken.
+    pub fn taken(&self) -> bool {
+        self.rows.is_some()
+    }
+
+    /// The counters accumulated from the boundary to `end` (the counters when the phase
+    /// ended). A phase that ended within its warm-up measured nothing, so its counters are
+    /// zero (not the store's totals since it started, load included).
+    pub fn since(self, end: Vec<NodeRow>) -> Vec<NodeRow> {
+        let before = self.rows.unwrap_or_else(|| end.clone());
+        end.iter()
+            .map(|now| match before.iter().find(|b| b.node == now.node) {
+                Some(before) => now.since(before),
+                None => now.clone(),
+            })
+            .collect()
+    }
+}
+
 /// The system under test, shared by all client threads.
 pub trait Binding: Send + Sync {
     /// The binding's name (`null`, `engine`, `store`).
@@ -176,6 +234,14 @@ pub trait Binding: Send + Sync {
     ///
     /// When the system cannot accept another client.
     fn client(&self, thread: usize) -> Result<Box<dyn DbClient>>;
+    /// A client for thread `thread` that keeps several operations in flight (`--inflight`),
+    /// where the binding has an asynchronous API; `None` where it has not.
+    fn pipelined_client(
+        &self,
+        _thread: usize,
+    ) -> Option<Result<Box<dyn crate::pipeline::PipelinedClient>>> {
+        None
+    }
     /// Whether `kvlab run` must load the records first: the store is ephemeral or empty.
     fn needs_load(&self) -> bool {
         true
@@ -225,5 +291,52 @@ pub fn open(settings: &Settings) -> Result<Arc<dyn Binding>> {
         "engine" => Ok(Arc::new(EngineBinding::open(settings)?)),
         "store" => Ok(Arc::new(StoreBinding::open(settings)?)),
         other => Err(Error::setting("db", other, "one of: null, engine, store")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn row(node: u64, reads: u64, leaders: u64) -> NodeRow {
+        NodeRow {
+            node,
+            reads: vec![("leader".to_string(), reads)],
+            readindex_rounds: reads / 2,
+            leaders,
+            ..NodeRow::default()
+        }
+    }
+
+    #[test]
+    fn node_baseline_is_taken_at_the_warmup_boundary() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let boundary = start + ms(1000);
+        let mut baseline = NodeBaseline::new(boundary);
+        // A loop about to wait 100 ms for a report at 950 ms wakes at the boundary instead.
+        assert_eq!(baseline.wake_by(start + ms(1050)), boundary);
+        assert_eq!(baseline.wake_by(start + ms(900)), start + ms(900));
+        // Scripted counters: 40 reads served by 950 ms, 41 at the boundary, 100 at the end.
+        baseline.poll(start + ms(950), || panic!("read before the boundary"));
+        assert!(!baseline.taken());
+        baseline.poll(boundary, || vec![row(1, 41, 2)]);
+        assert!(baseline.taken());
+        baseline.poll(start + ms(1100), || panic!("read twice"));
+        assert_eq!(baseline.wake_by(start + ms(1200)), start + ms(1200), "no longer bounded");
+        let measured = baseline.since(vec![row(1, 100, 3), row(2, 5, 0)]);
+        assert_eq!(measured[0].reads, vec![("leader".to_string(), 59)]);
+        assert_eq!((measured[0].readindex_rounds, measured[0].leaders), (50 - 20, 3));
+        assert_eq!(measured[1], row(2, 5, 0), "a node absent from the baseline counts whole");
+    }
+
+    #[test]
+    fn a_phase_that_ends_in_its_warmup_measures_no_counters() {
+        let baseline = NodeBaseline::new(Instant::now() + Duration::from_secs(1));
+        let measured = baseline.since(vec![row(1, 100, 3)]);
+        assert_eq!(measured[0].reads, vec![("leader".to_string(), 0)]);
+        assert_eq!((measured[0].readindex_rounds, measured[0].leaders), (0, 3));
     }
 }

@@ -7,11 +7,16 @@
 
 use std::time::Duration;
 
-use kvlab_store::{Client, Cluster, ClusterConfig, Error as StoreError};
+use std::collections::VecDeque;
+
+use kvlab_store::{
+    Client, Cluster, ClusterConfig, Error as StoreError, PendingGet, PendingWrite, ReadResult,
+};
 use kvlab_workloads::{OpKind, Operation};
 
 use super::{value_tag, Binding, DbClient, NodeRow, OpError, Served, Staleness};
 use crate::error::Result;
+use crate::pipeline::PipelinedClient;
 use crate::settings::Settings;
 
 /// How long start-up may take to elect and balance leaders.
@@ -81,22 +86,30 @@ impl Drop for StoreBinding {
     }
 }
 
+impl StoreBinding {
+    /// Thread `thread`'s client: in zone `thread % store.zones`, with its own seed.
+    fn store_client(&self, thread: usize) -> StoreClient {
+        let cluster = self.cluster();
+        let zone = thread % cluster.config().zones.max(1);
+        let seed = self.seed ^ (thread as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut config = cluster.default_client_config(zone, seed);
+        config.timeout = self.timeout;
+        StoreClient { client: cluster.client(config), keys: Vec::new(), check: self.check }
+    }
+}
+
 impl Binding for StoreBinding {
     fn name(&self) -> &'static str {
         "store"
     }
 
     fn client(&self, thread: usize) -> Result<Box<dyn DbClient>> {
-        let cluster = self.cluster();
-        let zone = thread % cluster.config().zones.max(1);
-        let seed = self.seed ^ (thread as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut config = cluster.default_client_config(zone, seed);
-        config.timeout = self.timeout;
-        Ok(Box::new(StoreClient {
-            client: cluster.client(config),
-            keys: Vec::new(),
-            check: self.check,
-        }))
+        Ok(Box::new(self.store_client(thread)))
+    }
+
+    fn pipelined_client(&self, thread: usize) -> Option<Result<Box<dyn PipelinedClient>>> {
+        let client = self.store_client(thread);
+        Some(Ok(Box::new(StorePipeline { client, outstanding: VecDeque::new() })))
     }
 
     fn needs_load(&self) -> bool {
@@ -161,24 +174,91 @@ fn served(node: kvlab_store::NodeId) -> Served {
     Served { node: Some(node), ..Served::default() }
 }
 
+impl StoreClient {
+    /// What a read reports: its node, policy and staleness; `not_found` for an absent key.
+    fn read_served(&self, r: &ReadResult) -> Result<Served, OpError> {
+        let staleness = r.staleness.map(|s| Staleness { index_lag: s.index_lag, age_ms: s.age_ms });
+        let observed = if self.check { r.value.as_deref().map(value_tag) } else { None };
+        let served = Served {
+            node: Some(r.node),
+            staleness,
+            served_as: Some(r.served_as.as_str()),
+            observed,
+            stages: Some(Box::new(r.stages)),
+        };
+        if r.value.is_none() {
+            return Err(OpError::not_found_at(served));
+        }
+        Ok(served)
+    }
+}
+
+/// An operation a [`StorePipeline`] has sent.
+enum InFlight {
+    Get(PendingGet),
+    Write(PendingWrite),
+    /// Executed at once (scans, batch reads, deletes, read-modify-writes: no pipelined API).
+    Done(Result<Served, OpError>),
+}
+
+impl InFlight {
+    fn is_answered(&self) -> bool {
+        match self {
+            InFlight::Get(p) => p.is_answered(),
+            InFlight::Write(p) => p.is_answered(),
+            InFlight::Done(_) => true,
+        }
+    }
+}
+
+/// A store client thread with many operations in flight (`--inflight`): reads go out with
+/// `submit_get`, updates and inserts with `submit_put`; other operations run one at a time
+/// when sent. Answers retry inside the store client as for a blocking client.
+struct StorePipeline {
+    client: StoreClient,
+    outstanding: VecDeque<(u64, InFlight)>,
+}
+
+impl PipelinedClient for StorePipeline {
+    fn send(&mut self, id: u64, op: &Operation) {
+        let pending = match op.kind {
+            OpKind::Read => InFlight::Get(self.client.client.submit_get(&op.key)),
+            OpKind::Update | OpKind::Insert => {
+                InFlight::Write(self.client.client.submit_put(&op.key, &op.value))
+            }
+            _ => InFlight::Done(self.client.execute(op)),
+        };
+        self.outstanding.push_back((id, pending));
+    }
+
+    fn next(&mut self, block: bool) -> Option<(u64, Result<Served, OpError>)> {
+        let at = match self.outstanding.iter().position(|(_, p)| p.is_answered()) {
+            Some(i) => i,
+            None if block => 0,
+            None => return None,
+        };
+        let (id, pending) = self.outstanding.remove(at)?;
+        let result = match pending {
+            InFlight::Get(p) => match self.client.client.wait_get(p) {
+                Ok(r) => self.client.read_served(&r),
+                Err(e) => Err(store_error(e)),
+            },
+            InFlight::Write(p) => match self.client.client.wait_write(p) {
+                Ok(w) => Ok(served(w.node)),
+                Err(e) => Err(store_error(e)),
+            },
+            InFlight::Done(result) => result,
+        };
+        Some((id, result))
+    }
+}
+
 impl DbClient for StoreClient {
     fn execute(&mut self, op: &Operation) -> Result<Served, OpError> {
         match op.kind {
             OpKind::Read => {
                 let r = self.client.get(&op.key).map_err(store_error)?;
-                let staleness =
-                    r.staleness.map(|s| Staleness { index_lag: s.index_lag, age_ms: s.age_ms });
-                let observed = if self.check { r.value.as_deref().map(value_tag) } else { None };
-                let served = Served {
-                    node: Some(r.node),
-                    staleness,
-                    served_as: Some(r.served_as.as_str()),
-                    observed,
-                };
-                if r.value.is_none() {
-                    return Err(OpError::not_found_at(served));
-                }
-                Ok(served)
+                self.read_served(&r)
             }
             OpKind::Update | OpKind::Insert => {
                 Ok(served(self.client.put(&op.key, &op.value).map_err(store_error)?.node))

@@ -9,6 +9,7 @@
 mod bars;
 mod grid;
 mod percentiles;
+mod stacked;
 mod timeline;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ use crate::error::{Error, Result};
 pub(crate) use bars::{Bar, BarChart, BarGroup};
 pub(crate) use grid::Grid;
 pub(crate) use percentiles::{Panels, PercentileChart, PercentileSeries};
+pub(crate) use stacked::{Stack, StackedChart};
+#[cfg(test)]
+pub(crate) use timeline::segments;
 pub(crate) use timeline::{Marker, Timeline, TimelineSeries};
 
 /// Figure size in pixels.

@@ -64,6 +64,17 @@ impl Draw for Panels {
     }
 }
 
+/// The y range for values from `lo` to `hi` (positive) on a log axis: a margin around them,
+/// widened to a power of ten at each end when they span less than a decade, so that the axis
+/// has labelled ticks (failures that all took about their timeout span almost nothing).
+fn y_range(lo: f64, hi: f64) -> (f64, f64) {
+    let (lo, hi) = (lo * 0.8, hi * 1.25);
+    if hi / lo >= 10.0 {
+        return (lo, hi);
+    }
+    (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()))
+}
+
 fn draw_panel<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     chart: &PercentileChart,
@@ -71,7 +82,7 @@ fn draw_panel<DB: DrawingBackend>(
     let values =
         chart.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| *v > 0.0);
     let (lo, hi) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (lo, hi) = if hi <= 0.0 { (1.0, 10.0) } else { (lo * 0.8, hi * 1.25) };
+    let (lo, hi) = if hi <= 0.0 { (1.0, 10.0) } else { y_range(lo, hi) };
     let x_max = x_of(chart.max_percentile()) + 0.05;
     let x_min = x_of(50.0) - 0.05;
     let keys: Vec<f64> = TICKS.iter().map(|t| x_of(t.0)).filter(|x| *x <= x_max).collect();
@@ -123,4 +134,15 @@ fn draw_panel<DB: DrawingBackend>(
             .map_err(err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::y_range;
+
+    #[test]
+    fn a_narrow_range_reaches_its_decades() {
+        assert_eq!(y_range(300.0, 305.0), (100.0, 1000.0));
+        assert_eq!(y_range(10.0, 1000.0), (8.0, 1250.0));
+    }
 }

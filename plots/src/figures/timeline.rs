@@ -1,4 +1,7 @@
 //! Values over time, one line per configuration, with event markers (faults, leader changes).
+//!
+//! Points are one second apart; where seconds are missing the line breaks (nothing is drawn
+//! across a second without data), and a point with no neighbour is drawn as a dot.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -11,8 +14,21 @@ pub(crate) struct TimelineSeries {
     pub label: String,
     /// Configuration index (colour).
     pub config: usize,
-    /// `(second, value)`, ascending.
+    /// `(second, value)`, ascending; a missing second breaks the line.
     pub points: Vec<(f64, f64)>,
+}
+
+/// The runs of consecutive seconds in `points` (ascending): a gap of more than one second
+/// starts a new run.
+pub(crate) fn segments(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    for &p in points {
+        match out.last_mut() {
+            Some(run) if run.last().is_some_and(|q| p.0 - q.0 <= 1.0 + 1e-9) => run.push(p),
+            _ => out.push(vec![p]),
+        }
+    }
+    out
 }
 
 /// A vertical marker at one second.
@@ -63,12 +79,21 @@ impl Draw for Timeline {
             .map_err(err)?;
         for s in &self.series {
             let c = color(s.config);
-            ctx.draw_series(LineSeries::new(s.points.clone(), c.stroke_width(3)))
-                .map_err(err)?
-                .label(&s.label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3))
-                });
+            let runs = segments(&s.points);
+            for (i, run) in runs.iter().enumerate() {
+                let drawn = if run.len() == 1 {
+                    ctx.draw_series(run.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                        .map_err(err)?
+                } else {
+                    ctx.draw_series(LineSeries::new(run.clone(), c.stroke_width(3))).map_err(err)?
+                };
+                // One legend entry per configuration.
+                if i == 0 {
+                    drawn.label(&s.label).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3))
+                    });
+                }
+            }
         }
         for m in &self.markers {
             let c = color(m.config);
@@ -96,5 +121,19 @@ impl Draw for Timeline {
                 .map_err(err)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segments;
+
+    #[test]
+    fn missing_seconds_break_the_line() {
+        let points = [(0.0, 5.0), (1.0, 0.0), (2.0, 4.0), (4.0, 3.0), (6.0, 1.0), (7.0, 2.0)];
+        let runs = segments(&points);
+        let starts: Vec<Vec<f64>> = runs.iter().map(|r| r.iter().map(|p| p.0).collect()).collect();
+        assert_eq!(starts, vec![vec![0.0, 1.0, 2.0], vec![4.0], vec![6.0, 7.0]]);
+        assert!(segments(&[]).is_empty());
     }
 }

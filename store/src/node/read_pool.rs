@@ -27,6 +27,7 @@ use crate::keys;
 use crate::metrics::NodeStats;
 use crate::node::NodeMsg;
 use crate::raftstore::{Clock, PeerShared, Staleness};
+use crate::stages::{ReadStages, ReadTiming};
 use crate::topology::{NodeId, RegionId};
 
 /// Where one request's answer goes: a oneshot channel (one allocation, no queue). The waiting
@@ -76,6 +77,8 @@ pub struct ReadResponse {
     /// The region's leader as the serving replica knew it (clients of every policy learn
     /// leader changes from this, so follower reads keep avoiding the leader).
     pub leader: Option<NodeId>,
+    /// Where the read spent its time at the node (the client adds its own stage).
+    pub stages: ReadStages,
     /// When the node sent the answer (the client adds the reply latency).
     pub sent_at: Instant,
 }
@@ -97,6 +100,8 @@ pub struct ReadTask {
     pub ready: bool,
     /// Whether this read fell back (lease → ReadIndex, stale → follower read).
     pub fell_back: bool,
+    /// When it reached the node, got its read index and was dispatched (see `stages`).
+    pub timing: ReadTiming,
     /// Where the answer goes.
     pub reply: Reply<ReadResponse>,
 }
@@ -139,6 +144,9 @@ impl PoolHandle {
     /// # Errors
     ///
     /// Gives the task back if the pool stopped.
+    // The task comes back whole so the caller can answer it; boxing it would cost every read an
+    // allocation for the rare stopped pool.
+    #[allow(clippy::result_large_err)]
     pub fn submit(&self, task: ReadTask) -> std::result::Result<(), ReadTask> {
         match self {
             PoolHandle::Threads(tx) => tx.send(task).map_err(|e| e.0),
@@ -278,19 +286,23 @@ pub fn try_local_get(
         }
         _ => return None,
     };
+    let engine = Instant::now();
     let value = match ctx.engine.get(&keys::data_key(key)) {
         Ok(v) => v,
         Err(e) => return Some(Err(e)),
     };
     ctx.stats.read(policy);
     NodeStats::add(&shared.reads, 1);
+    let sent_at = Instant::now();
+    let stages = ReadTiming::default().stages(engine, sent_at);
     Some(Ok(ReadResponse {
         value: ReadValue::One(value),
         node: ctx.node,
         served_as: policy,
         staleness,
         leader: shared.leader(),
-        sent_at: Instant::now(),
+        stages,
+        sent_at,
     }))
 }
 
@@ -309,18 +321,21 @@ fn serve(
     served_as: ReadPolicy,
     staleness: Option<Staleness>,
 ) {
+    let engine = Instant::now();
     let result = read(ctx.engine.as_ref(), &task.op);
     let reply = match result {
         Ok(value) => {
             ctx.stats.read(served_as);
             NodeStats::add(&shared.reads, 1);
+            let sent_at = Instant::now();
             Ok(ReadResponse {
                 value,
                 node: ctx.node,
                 served_as,
                 staleness,
                 leader: shared.leader(),
-                sent_at: Instant::now(),
+                stages: task.timing.stages(engine, sent_at),
+                sent_at,
             })
         }
         Err(e) => Err(e),

@@ -197,6 +197,7 @@ fn read_task(region: RegionId, policy: ReadPolicy, timeout: Duration) -> ReadRec
         deadline: Instant::now() + timeout,
         ready: false,
         fell_back: false,
+        timing: Default::default(),
         reply,
     };
     (task, rx)

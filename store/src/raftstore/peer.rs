@@ -323,7 +323,7 @@ impl Peer {
     /// apply).
     pub fn flush_reads(&mut self, ctx: &PeerContext<'_>) {
         let now = Instant::now();
-        if !self.read_batch.is_empty() {
+        if self.read_batch.iter().any(|t| t.deadline <= now) {
             let batch = std::mem::take(&mut self.read_batch);
             self.read_batch = self.expire(batch, now);
         }
@@ -418,6 +418,7 @@ impl Peer {
     /// Serves `task` once the applied index reaches `index`.
     pub fn read_at(&mut self, index: Index, mut task: ReadTask, ctx: &PeerContext<'_>) {
         task.ready = true;
+        task.timing.indexed = Some(Instant::now());
         let skip_wait = self.failpoints.follower_read_skips_apply_wait && !self.is_leader();
         if skip_wait || self.shared.applied() >= index {
             dispatch(task, ctx);
@@ -707,7 +708,8 @@ fn indeterminate_covered(region: crate::topology::RegionId, index: Index) -> Err
     ))
 }
 
-fn dispatch(task: ReadTask, ctx: &PeerContext<'_>) {
+fn dispatch(mut task: ReadTask, ctx: &PeerContext<'_>) {
+    task.timing.dispatched = Some(Instant::now());
     if let Err(task) = ctx.pool.submit(task) {
         task.fail(Error::Unavailable("read pool stopped".into()));
     }
