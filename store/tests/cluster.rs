@@ -5,29 +5,17 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{client, eventually, key};
 use kvlab_store::{
-    ClientConfig, Cluster, ClusterConfig, EngineKind, RaftLogStore, ReadPolicy, ReplicaChoice,
-    Result,
+    ClientConfig, Cluster, ClusterConfig, EngineKind, RaftLogStore, ReadPolicy, Result,
 };
-
-fn key(i: u64) -> Vec<u8> {
-    kvlab_store::ycsb_key(i)
-}
-
-fn client(cluster: &Cluster, policy: ReadPolicy, seed: u64) -> kvlab_store::Client {
-    cluster.client(ClientConfig {
-        read_policy: policy,
-        replica_choice: ReplicaChoice::RoundRobin,
-        seed,
-        timeout: Duration::from_secs(5),
-        ..ClientConfig::default()
-    })
-}
 
 fn rocks_config(dir: &std::path::Path) -> ClusterConfig {
     ClusterConfig {
@@ -35,18 +23,6 @@ fn rocks_config(dir: &std::path::Path) -> ClusterConfig {
         dir: Some(dir.to_path_buf()),
         ..ClusterConfig::default()
     }
-}
-
-/// Polls `f` every 10 ms until it returns true or `timeout` passes.
-fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    f()
 }
 
 /// A region id whose leader is not `node`, and a key in it.

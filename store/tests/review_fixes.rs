@@ -6,40 +6,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kvlab_store::{
-    ClientConfig, Cluster, ClusterConfig, Error, Failpoints, RaftLogStore, ReadPolicy,
-    ReplicaChoice, Result,
-};
-
-fn key(i: u64) -> Vec<u8> {
-    kvlab_store::ycsb_key(i)
-}
-
-fn client(cluster: &Cluster, policy: ReadPolicy, seed: u64) -> kvlab_store::Client {
-    cluster.client(ClientConfig {
-        read_policy: policy,
-        replica_choice: ReplicaChoice::RoundRobin,
-        seed,
-        timeout: Duration::from_secs(5),
-        ..ClientConfig::default()
-    })
-}
-
-/// Polls `f` every 10 ms until it returns true or `timeout` passes.
-fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    f()
-}
+use common::{client, eventually, key};
+use kvlab_store::{Cluster, ClusterConfig, Error, Failpoints, RaftLogStore, ReadPolicy, Result};
 
 /// Item 2: with `store.raft_log=separate`, a node that installed a snapshot and then crashed
 /// — losing every data-engine write not yet flushed, which is all a `sync=false` data engine
