@@ -183,7 +183,6 @@ pub fn run_phase(
                 };
                 let mut recorder = ThreadRecorder::new(thread, start, pace.is_some(), tx);
                 let mut stages = StageStats::default();
-                let mut op = Operation::new();
                 let mut source = match phase {
                     Phase::Load => {
                         Source::Load(Box::new(workload.load_stream(thread, threads, seed)))
@@ -196,81 +195,31 @@ pub fn run_phase(
                     }
                     _ => u64::MAX,
                 };
-                let mut client = match client {
-                    ThreadClient::Blocking(client) => client,
+                let mut driver = ThreadDriver {
+                    phase,
+                    thread,
+                    start,
+                    pace,
+                    threads,
+                    deadline,
+                    limit,
+                    stop,
+                    source: &mut source,
+                    recorder: &mut recorder,
+                    sink: &mut sink,
+                    stages: &mut stages,
+                    measured_from,
+                    workload: workload.as_ref(),
+                    check,
+                    nonce,
+                };
+                let n = match client {
+                    ThreadClient::Blocking(mut client) => run_blocking(&mut *client, &mut driver)?,
                     ThreadClient::Pipelined(mut client) => {
-                        let mut driver = ThreadDriver {
-                            phase,
-                            thread,
-                            start,
-                            pace,
-                            threads,
-                            deadline,
-                            limit,
-                            stop,
-                            source: &mut source,
-                            recorder: &mut recorder,
-                            sink: &mut sink,
-                            stages: &mut stages,
-                            measured_from,
-                            workload: workload.as_ref(),
-                            check,
-                            nonce,
-                        };
                         let clock = crate::pipeline::SystemClock;
-                        let n = crate::pipeline::drive(&mut *client, window, &clock, &mut driver)?;
-                        issued.fetch_add(n, Ordering::Relaxed);
-                        if let Some(sink) = sink {
-                            sink.finish()?;
-                        }
-                        let end = Instant::now();
-                        recorder.finish();
-                        return Ok((end, stages));
+                        crate::pipeline::drive(&mut *client, window, &clock, &mut driver)?
                     }
                 };
-                let mut n: u64 = 0;
-                while n < limit && !stop.is_stopped() {
-                    let intended = pace.map(|p| intended_start(start, p, thread, threads, n));
-                    if let Some(at) = intended {
-                        if !wait_until(at, deadline, stop) {
-                            break;
-                        }
-                    }
-                    let more = match &mut source {
-                        Source::Load(s) => s.next_op(&mut op),
-                        Source::Run(s) => {
-                            s.next_op(&mut op);
-                            true
-                        }
-                    };
-                    if !more {
-                        break;
-                    }
-                    if check && op.kind.writes_value() {
-                        let tag = nonce << 48 | (thread as u64 & 0xffff) << 32 | (n & 0xffff_ffff);
-                        crate::binding::check_value(tag, &mut op.value);
-                    }
-                    let t0 = Instant::now();
-                    let result = client.execute(&op);
-                    let t1 = Instant::now();
-                    if phase == Phase::Run && op.kind == OpKind::Insert {
-                        // Acknowledged whether or not it succeeded, as YCSB does.
-                        let _ = workload.acknowledge_insert(op.keynum);
-                    }
-                    let service = t1 - t0;
-                    let intended_latency = intended.map(|at| t1.saturating_duration_since(at));
-                    recorder.record(op.kind, t1, service, intended_latency, &result);
-                    if t1 >= measured_from {
-                        record_stages(&mut stages, service, &result);
-                    }
-                    if let Some(sink) = &mut sink {
-                        sink.write(thread, &op, t0 - start, service, intended_latency, &result)?;
-                    }
-                    n += 1;
-                    if deadline.is_some_and(|d| t1 >= d) {
-                        break;
-                    }
-                }
                 issued.fetch_add(n, Ordering::Relaxed);
                 if let Some(sink) = sink {
                     sink.finish()?;
@@ -340,8 +289,8 @@ enum ThreadClient {
     Pipelined(Box<dyn crate::pipeline::PipelinedClient>),
 }
 
-/// One thread's operations, measurements and trace, for the pipelined loop
-/// ([`crate::pipeline::drive`]); the blocking loop in [`run_phase`] does the same inline.
+/// One thread's operations, measurements and trace, for both loops: the blocking one
+/// ([`run_blocking`]) and the pipelined one ([`crate::pipeline::drive`]).
 struct ThreadDriver<'a> {
     phase: Phase,
     thread: usize,
@@ -362,11 +311,52 @@ struct ThreadDriver<'a> {
     nonce: u64,
 }
 
+impl ThreadDriver<'_> {
+    /// Operation `n`'s intended start under `--target`.
+    fn intended(&self, n: u64) -> Option<Instant> {
+        self.pace.map(|p| intended_start(self.start, p, self.thread, self.threads, n))
+    }
+}
+
+/// One request at a time: wait for the operation's intended start (`--target`), execute it,
+/// record it. Returns the number executed.
+fn run_blocking(
+    client: &mut dyn crate::binding::DbClient,
+    driver: &mut ThreadDriver<'_>,
+) -> Result<u64> {
+    use crate::pipeline::{Completion, Driver, NextOp};
+    let mut op = Operation::new();
+    let mut n: u64 = 0;
+    // The deadline is checked against the last answer's time: no extra clock read per
+    // operation (the harness's own cost, `benches/overhead.rs`).
+    let mut last = driver.start;
+    while driver.keep_sending(last, n) {
+        let intended = driver.intended(n);
+        if let Some(at) = intended {
+            if !wait_until(at, driver.deadline, driver.stop) {
+                break;
+            }
+        }
+        if driver.next_op(n, &mut op) == NextOp::Exhausted {
+            break;
+        }
+        let sent = Instant::now();
+        let result = client.execute(&op);
+        let done = Instant::now();
+        driver.done(Completion { op: &op, n, sent, done, intended, result: &result })?;
+        last = done;
+        n += 1;
+    }
+    Ok(n)
+}
+
 impl crate::pipeline::Driver for ThreadDriver<'_> {
+    #[inline]
     fn keep_sending(&mut self, now: Instant, sent: u64) -> bool {
         sent < self.limit && !self.stop.is_stopped() && self.deadline.is_none_or(|d| now < d)
     }
 
+    #[inline]
     fn next_op(&mut self, n: u64, op: &mut Operation) -> crate::pipeline::NextOp {
         let more = match self.source {
             Source::Load(s) => s.next_op(op),
@@ -382,10 +372,10 @@ impl crate::pipeline::Driver for ThreadDriver<'_> {
             let tag = self.nonce << 48 | (self.thread as u64 & 0xffff) << 32 | (n & 0xffff_ffff);
             crate::binding::check_value(tag, &mut op.value);
         }
-        let at = self.pace.map(|p| intended_start(self.start, p, self.thread, self.threads, n));
-        crate::pipeline::NextOp::Ready(at)
+        crate::pipeline::NextOp::Ready(self.intended(n))
     }
 
+    #[inline]
     fn done(&mut self, c: crate::pipeline::Completion<'_>) -> Result<()> {
         if self.phase == Phase::Run && c.op.kind == OpKind::Insert {
             // Acknowledged whether or not it succeeded, as YCSB does.

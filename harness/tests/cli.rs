@@ -5,36 +5,12 @@
 
 mod common;
 
-use common::csv_rows;
+use common::{csv_rows, kvlab_in as kvlab, num, stderr, workload};
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
-
-fn kvlab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kvlab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run kvlab")
-}
-
-fn workload(name: &str) -> String {
-    let root = common::repo_root();
-    root.join("workloads").join(name).display().to_string()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
-    row.get(col)
-        .unwrap_or_else(|| panic!("no column {col}"))
-        .parse()
-        .unwrap_or_else(|_| panic!("{col}: {:?}", row[col]))
-}
 
 #[test]
 fn bad_input_is_one_clear_error() {

@@ -8,36 +8,12 @@
 
 mod common;
 
-use common::csv_rows;
+use common::{csv_rows, kvlab_in as kvlab, num, stderr, workload};
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
 
 type Row = BTreeMap<String, String>;
-
-fn kvlab(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kvlab"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run kvlab")
-}
-
-fn workload(name: &str) -> String {
-    common::repo_root().join("workloads").join(name).display().to_string()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn num(row: &Row, col: &str) -> f64 {
-    row.get(col)
-        .unwrap_or_else(|| panic!("no column {col} in {row:?}"))
-        .parse()
-        .unwrap_or_else(|_| panic!("{col}: {:?}", row[col]))
-}
 
 /// The run phase's measured seconds, from `run.json` (full precision).
 fn measured_s(dir: &Path) -> f64 {

@@ -525,27 +525,29 @@ impl Client {
 
     fn submit_write(&mut self, key: &[u8], batch: WriteBatch) -> PendingWrite {
         let deadline = Instant::now() + self.config.timeout;
-        let region = self.cluster.topology.locate(key).id;
+        let cluster = self.cluster.clone();
+        let region = cluster.topology.locate(key);
         let (outcome, attempt_deadline, node) = self.send_write(region, &batch, deadline);
-        PendingWrite { region, batch, deadline, attempt_deadline, node, outcome }
+        PendingWrite { region: region.id, batch, deadline, attempt_deadline, node, outcome }
     }
 
     /// Sends one attempt of a write to the cached leader: where its answer will arrive (or why
     /// it could not be sent), the attempt's deadline and the node.
     fn send_write(
         &mut self,
-        region: RegionId,
+        region: &Region,
         batch: &WriteBatch,
         deadline: Instant,
     ) -> (Result<oneshot::Receiver<Result<NodeId>>>, Instant, NodeId) {
-        let node = match self.cluster.topology.region(region) {
-            Some(r) => self.leader_guess(r),
-            None => 0,
-        };
+        let node = self.leader_guess(region);
         let attempt_deadline = deadline.min(Instant::now() + self.attempt_timeout());
         let (tx, rx) = oneshot::channel();
-        let task =
-            ProposeTask { region, batch: batch.clone(), deadline: attempt_deadline, reply: tx };
+        let task = ProposeTask {
+            region: region.id,
+            batch: batch.clone(),
+            deadline: attempt_deadline,
+            reply: tx,
+        };
         let sent = self.cluster.transport.send_request(
             self.config.zone,
             node,
@@ -592,7 +594,7 @@ impl Client {
                 // Every attempt so far failed definitely: nothing was written.
                 return Err(Error::Timeout(format!("write in region {}", region.id)));
             }
-            (outcome, attempt_deadline, node) = self.send_write(region.id, &batch, deadline);
+            (outcome, attempt_deadline, node) = self.send_write(region, &batch, deadline);
         }
     }
 

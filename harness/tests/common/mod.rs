@@ -4,6 +4,34 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the `kvlab` binary with `args` in `cwd`.
+pub fn kvlab_in(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kvlab"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run kvlab")
+}
+
+/// The path of the shipped workload file `name` (`ycsb/workloadc`).
+pub fn workload(name: &str) -> String {
+    repo_root().join("workloads").join(name).display().to_string()
+}
+
+/// A command's standard error, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Column `col` of `row` as a number.
+pub fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
+    row.get(col)
+        .unwrap_or_else(|| panic!("no column {col} in {row:?}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("{col}: {:?}", row[col]))
+}
 
 /// Reads a CSV file into rows of column → value.
 pub fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
