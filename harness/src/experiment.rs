@@ -37,6 +37,13 @@ pub fn run_once(
     let workload: Arc<CoreWorkload> = CoreWorkload::new(&settings.props)?;
     let binding = binding::open(&settings)?;
     let mut warnings = Vec::new();
+    let notes = binding.notes();
+    for note in &notes {
+        eprintln!("{id}: {note}");
+        if note.contains("WITHOUT") {
+            warnings.push(note.clone());
+        }
+    }
     let load = if mode == Mode::Load || binding.needs_load() {
         Some(run_phase(Phase::Load, &settings, &workload, &*binding, stop, progress, false)?)
     } else {
@@ -74,5 +81,6 @@ pub fn run_once(
         nodes,
         engine_stats,
         warnings,
+        notes,
     })
 }

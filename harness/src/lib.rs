@@ -11,11 +11,13 @@
 pub mod binding;
 pub mod check;
 pub mod checking;
+pub mod cluster_cmd;
 pub mod commands;
 pub mod crash;
 mod error;
 pub mod experiment;
 pub mod measure;
+pub mod merge;
 pub mod nemesis;
 pub mod pipeline;
 pub mod progress;

@@ -120,6 +120,44 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value = "1.5s")]
         max_delay: String,
     },
+    /// Runs one store node as a process of its own, serving gRPC at the address its cluster
+    /// file gives (README "Running nodes on several machines").
+    #[command(after_help = "Example:\n  kvlab node --cluster cluster.toml --id 1")]
+    Node {
+        /// The cluster file: nodes with their addresses and directories, and the store
+        /// properties (see README).
+        #[arg(long, value_name = "FILE")]
+        cluster: PathBuf,
+        /// Which node of the file this process is.
+        #[arg(long, value_name = "N")]
+        id: u64,
+        /// Exit when stdin reaches end-of-file (the process that started the node ended).
+        #[arg(long)]
+        lifeline: bool,
+    },
+    /// Starts, stops or shows a process cluster that outlives the command (drive it with
+    /// `--db store -p store.endpoints=ADDR,…`).
+    #[command(
+        after_help = "Example:\n  kvlab cluster start cluster.toml\n  kvlab run -P workloads/ycsb/workloadc --db store -p store.endpoints=127.0.0.1:20161,127.0.0.1:20162,127.0.0.1:20163\n  kvlab cluster stop cluster.toml"
+    )]
+    Cluster {
+        /// start, stop or status.
+        #[arg(value_enum)]
+        action: ClusterAction,
+        /// The cluster file.
+        file: PathBuf,
+    },
+    /// Merges the results directories of several client machines (`kvlab run --client-id I
+    /// --clients N`) into one, adding their HdrHistograms for true percentiles.
+    #[command(after_help = "Example:\n  kvlab merge results/c1 results/c2 --out results/merged")]
+    Merge {
+        /// The clients' results directories.
+        #[arg(required = true, num_args = 2..)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged results go (must be empty or absent).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// The crash test's child process (started by crash-test).
     #[command(hide = true)]
     CrashChild {
@@ -134,6 +172,16 @@ enum Command {
         #[arg(long)]
         keys: usize,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ClusterAction {
+    /// Start every node of the file on this machine and wait for leaders.
+    Start,
+    /// End the nodes `start` started.
+    Stop,
+    /// Ask every node how it is.
+    Status,
 }
 
 #[derive(Args)]
@@ -190,6 +238,15 @@ struct RunArgs {
     /// Time between faults (property nemesis.interval), e.g. --nemesis-interval 2s.
     #[arg(long, value_name = "SECS")]
     nemesis_interval: Option<String>,
+    /// This machine's client number, 1..=N, when N client machines drive one cluster
+    /// (with --clients N): its seed differs, it loads its share of the records
+    /// (insertstart/insertcount) and runs its share of operationcount. Merge the
+    /// results with `kvlab merge`.
+    #[arg(long, value_name = "I", requires = "clients")]
+    client_id: Option<u64>,
+    /// How many client machines drive the cluster (with --client-id).
+    #[arg(long, value_name = "N", requires = "client_id")]
+    clients: Option<u64>,
 }
 
 #[derive(Args)]
@@ -232,12 +289,44 @@ fn settings(args: &RunArgs) -> Result<Settings> {
     ];
     pairs.extend(flags.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))));
     let mut props = Properties::load(&args.files, &pairs)?;
+    if let (Some(id), Some(n)) = (args.client_id, args.clients) {
+        client_share(&mut props, id, n)?;
+    }
     if props.get("name").is_none() {
         if let Some(stem) = args.files.last().and_then(|f| f.file_name()) {
             props.set("name", stem.to_string_lossy().into_owned());
         }
     }
     Settings::from_properties(props)
+}
+
+/// Client `id` of `n`'s share: its own seed, its slice of the records to load, its part of
+/// the operations.
+fn client_share(props: &mut Properties, id: u64, n: u64) -> Result<()> {
+    if n == 0 || id == 0 || id > n {
+        return Err(Error::setting("--client-id", id, format!("a client number 1..={n}")));
+    }
+    let seed = props.get_u64_or("seed", 0)?;
+    props.set("seed", seed.wrapping_add(id - 1).to_string());
+    let records = props.get_u64_or("recordcount", 1000)?;
+    let start = props.get_u64_or("insertstart", 0)?;
+    let total = props.get_u64_or("insertcount", records.saturating_sub(start))?;
+    let share = total / n;
+    let count = if id == n { total - share * (n - 1) } else { share };
+    if props.get("single.keynum").is_none() {
+        // One hot key for all clients (its default follows insertstart).
+        props.set("single.keynum", start.to_string());
+    }
+    props.set("insertstart", (start + share * (id - 1)).to_string());
+    props.set("insertcount", count.to_string());
+    if let Some(ops) = props.get("operationcount").map(str::to_string) {
+        let ops: u64 =
+            ops.parse().map_err(|_| Error::setting("operationcount", &ops, "a number"))?;
+        props.set("operationcount", (ops / n).max(1).to_string());
+    }
+    props.set("client.id", id.to_string());
+    props.set("client.count", n.to_string());
+    Ok(())
 }
 
 /// What a command leaves behind, printed last.
@@ -248,6 +337,7 @@ enum Done {
     Compared { regressions: bool },
     Checked { ok: bool },
     Crashed { ok: bool },
+    Said(String),
 }
 
 fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
@@ -325,6 +415,22 @@ fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
             println!("{report}");
             Ok(Done::Crashed { ok: report.lost == 0 })
         }
+        Command::Node { cluster, id, lifeline } => {
+            kvlab_store::run_node(&cluster, id, lifeline)?;
+            Ok(Done::Said(String::new()))
+        }
+        Command::Merge { dirs, out } => {
+            Ok(Done::Results(kvlab_harness::merge::merge(&dirs, &out)?))
+        }
+        Command::Cluster { action, file } => {
+            use kvlab_harness::cluster_cmd;
+            let said = match action {
+                ClusterAction::Start => cluster_cmd::start(&file)?,
+                ClusterAction::Stop => cluster_cmd::stop(&file)?,
+                ClusterAction::Status => cluster_cmd::status(&file)?,
+            };
+            Ok(Done::Said(said))
+        }
         Command::CrashChild { dir, cycle, sync, threads, keys } => {
             kvlab_harness::crash::child(&dir, cycle, sync, threads, keys.max(1))?;
             Ok(Done::Crashed { ok: true })
@@ -366,6 +472,11 @@ fn main() -> ExitCode {
                 Done::Compared { regressions } => {
                     if regressions {
                         return ExitCode::from(1);
+                    }
+                }
+                Done::Said(text) => {
+                    if !text.is_empty() {
+                        println!("{text}");
                     }
                 }
                 Done::Checked { ok } | Done::Crashed { ok } => {

@@ -63,6 +63,8 @@ pub struct RunRecord {
     pub engine_stats: Vec<(String, u64)>,
     /// Warnings printed during the run.
     pub warnings: Vec<String>,
+    /// How the system under test ran (e.g. node processes and their CPU budgets).
+    pub notes: Vec<String>,
 }
 
 impl RunRecord {
@@ -168,6 +170,8 @@ impl ResultsWriter {
             "snapshots_applied",
             "leaders",
             "served",
+            "cpu_seconds",
+            "client_cpu_seconds",
         ]);
         let ycsb_path = dir.join("ycsb.txt");
         let ycsb = File::create(&ycsb_path)
@@ -265,6 +269,9 @@ impl ResultsWriter {
                 row.push(value.to_string());
             }
             row.push(served.get(&node.node).copied().unwrap_or(0).to_string());
+            for cpu in [node.cpu_seconds, node.client_cpu_seconds] {
+                row.push(cpu.map(|c| format!("{c:.3}")).unwrap_or_default());
+            }
             let path = self.dir.join("nodes.csv");
             self.nodes.write_record(&row).map_err(|e| results_error(&path, e))?;
         }
@@ -577,6 +584,7 @@ fn run_json(record: &RunRecord) -> serde_json::Value {
         "completed": record.completed(),
         "engine_stats": record.engine_stats.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "warnings": record.warnings,
+        "notes": record.notes,
     })
 }
 

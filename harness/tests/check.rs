@@ -70,8 +70,10 @@ fn every_policy_passes_the_check_under_the_nemesis() {
     assert!(run.status.success(), "{}", text(&run));
     let rows = csv_rows(&out.join("check.csv"));
     let policies: Vec<&str> = rows.iter().map(|r| r["read_policy"].as_str()).collect();
-    // Every policy; then frequent snapshots, an inline read pool, a separate Raft log.
-    let expected = ["leader", "lease", "follower", "mixed", "stale", "follower", "stale", "mixed"];
+    // Every policy; then frequent snapshots, an inline read pool, a separate Raft log, node
+    // processes.
+    let expected =
+        ["leader", "lease", "follower", "mixed", "stale", "follower", "stale", "mixed", "mixed"];
     assert_eq!(policies, expected);
     // The short-log configuration made lagging peers catch up by snapshot, and says so.
     let nodes = csv_rows(&out.join("nodes.csv"));

@@ -5,6 +5,8 @@
 //!   clients (one read in flight per thread: the ReadIndex round's latency bounds them), then
 //!   pipelined ones (`KVLAB_BENCH_WINDOW` reads in flight per thread, default 128, as a TiKV
 //!   client batches requests; this measures the store's read capacity);
+//! * reads over gRPC: leader gets of node processes (this binary runs them as its `node`
+//!   subcommand) against the in-process cluster, both pipelined with the same reads in flight;
 //! * writes: 8 client threads of puts on a 3-replica cluster against 8 threads of direct puts;
 //! * synced writes: 16 writers on a cluster whose RocksDB fsyncs every log write, per
 //!   group-commit delay, against 16 threads of puts on one RocksDB with `sync=true` (RocksDB's
@@ -197,8 +199,19 @@ fn cluster_config(dir: &std::path::Path, sync: bool) -> ClusterConfig {
 }
 
 fn main() -> kvlab_store::Result<()> {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
         return Ok(());
+    }
+    // This binary is also the node program of the gRPC case's node processes:
+    // `replicated node --cluster FILE --id N --lifeline`.
+    if args.get(1).map(String::as_str) == Some("node") {
+        let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
+        let (Some(file), Some(id)) = (arg("--cluster"), arg("--id")) else {
+            return Err(kvlab_store::Error::Unavailable("node: --cluster and --id".into()));
+        };
+        let id = id.parse().map_err(|_| kvlab_store::Error::Unavailable(format!("--id {id}")))?;
+        return kvlab_store::run_node(std::path::Path::new(file), id, true);
     }
     let value = vec![b'x'; VALUE];
     println!(
@@ -230,6 +243,7 @@ fn main() -> kvlab_store::Result<()> {
     let cluster = Arc::new(Cluster::start(cluster_config(cdir.path(), false))?);
     load(&cluster, &value)?;
     read_suite(&cluster, &direct_get, "pool=2")?;
+    grpc_reads(&cluster, &value)?;
     let idir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
     let inline = Arc::new(Cluster::start(ClusterConfig {
         read_pool_threads: 0,
@@ -396,6 +410,87 @@ fn load(cluster: &Arc<Cluster>, value: &[u8]) -> kvlab_store::Result<()> {
 /// blocking clients (one read in flight per thread), then pipelined ones (each thread keeps
 /// [`pipeline_windows`] reads in flight with `submit_get`/`wait_get`, drained when each slice
 /// ends). On `inline`, lease and stale gets run on the client thread and are named so.
+/// Leader reads of node processes over gRPC against the in-process cluster, both pipelined
+/// with the same reads in flight, in alternating slices (each slice drained).
+fn grpc_reads(local: &Arc<Cluster>, value: &[u8]) -> kvlab_store::Result<()> {
+    let windows = pipeline_windows();
+    let names: Vec<String> = windows
+        .iter()
+        .map(|w| format!("store get leader grpc vs in-process pool=2 (8 thr x {w})"))
+        .collect();
+    if !names.iter().any(|n| selected(n)) {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
+    let pairs: Vec<(String, String)> = [
+        ("store.processes", "true"),
+        ("engine", "rocksdb"),
+        ("rocksdb.preset", "default"),
+        ("store.read_pool_threads", "2"),
+        ("store.dir", dir.path().to_str().unwrap_or(".")),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut config = ClusterConfig::from_pairs(&pairs)?;
+    config.node_program = Some(std::env::current_exe().map_err(kvlab_store::Error::engine)?);
+    let remote = Arc::new(Cluster::start(config)?);
+    load(&remote, value)?;
+    for (w, name) in windows.into_iter().zip(names) {
+        if !selected(&name) {
+            continue;
+        }
+        let (base, base_drain) = pipelined_gets(local, ReadPolicy::Leader, w);
+        let (case, case_drain) = pipelined_gets(&remote, ReadPolicy::Leader, w);
+        let slice = window() / SLICES as u32;
+        let (mut nb, mut tb, mut nc, mut tc) = (0, Duration::ZERO, 0, Duration::ZERO);
+        for i in 0..SLICES {
+            let (n, t) = run_for("base", 8, &base, Some(&base_drain), slice, i);
+            (nb, tb) = (nb + n, tb + t);
+            let (n, t) = run_for("case", 8, &case, Some(&case_drain), slice, i);
+            (nc, tc) = (nc + n, tc + t);
+        }
+        row(&name, nc as f64 / tc.as_secs_f64(), Some(nb as f64 / tb.as_secs_f64()));
+    }
+    Ok(())
+}
+
+/// 8 clients of `policy` on `cluster`, each keeping `in_flight` gets in flight, and the drain
+/// that collects a client's window at the end of a slice.
+fn pipelined_gets(cluster: &Arc<Cluster>, policy: ReadPolicy, in_flight: usize) -> (Op, Drain) {
+    let clients: Vec<_> = (0..8)
+        .map(|t| {
+            let client = cluster.client(ClientConfig {
+                read_policy: policy,
+                replica_choice: ReplicaChoice::RoundRobin,
+                seed: 100 + t,
+                ..ClientConfig::default()
+            });
+            parking_lot::Mutex::new((client, VecDeque::with_capacity(in_flight)))
+        })
+        .collect();
+    let clients = Arc::new(clients);
+    let pending = clients.clone();
+    let drain: Drain = Arc::new(move |t| {
+        let (client, window) = &mut *pending[t].lock();
+        let mut ok = 0;
+        while let Some(p) = window.pop_front() {
+            ok += u64::from(client.wait_get(p).is_ok_and(|r| r.value.is_some()));
+        }
+        ok
+    });
+    let get: Op = Arc::new(move |t, rng| {
+        let (client, window) = &mut *clients[t].lock();
+        while window.len() < in_flight {
+            window.push_back(client.submit_get(key(rng.gen_range(0..KEYS))));
+        }
+        // Collect an answered read if there is one, else wait for the oldest.
+        let next = window.iter().position(PendingGet::is_answered).unwrap_or(0);
+        window.remove(next).is_some_and(|p| client.wait_get(p).is_ok_and(|r| r.value.is_some()))
+    });
+    (get, drain)
+}
+
 fn read_suite(cluster: &Arc<Cluster>, direct: &Op, label: &str) -> kvlab_store::Result<()> {
     let depths = std::iter::once(1).chain(pipeline_windows());
     for (in_flight, policy) in depths.flat_map(|d| ReadPolicy::ALL.into_iter().map(move |p| (d, p)))
@@ -410,36 +505,7 @@ fn read_suite(cluster: &Arc<Cluster>, direct: &Op, label: &str) -> kvlab_store::
         if !selected(&name) {
             continue;
         }
-        let clients: Vec<_> = (0..8)
-            .map(|t| {
-                let client = cluster.client(ClientConfig {
-                    read_policy: policy,
-                    replica_choice: ReplicaChoice::RoundRobin,
-                    seed: 100 + t,
-                    ..ClientConfig::default()
-                });
-                parking_lot::Mutex::new((client, VecDeque::with_capacity(in_flight)))
-            })
-            .collect();
-        let clients = Arc::new(clients);
-        let pending = clients.clone();
-        let drain: Drain = Arc::new(move |t| {
-            let (client, window) = &mut *pending[t].lock();
-            let mut ok = 0;
-            while let Some(p) = window.pop_front() {
-                ok += u64::from(client.wait_get(p).is_ok_and(|r| r.value.is_some()));
-            }
-            ok
-        });
-        let get: Op = Arc::new(move |t, rng| {
-            let (client, window) = &mut *clients[t].lock();
-            while window.len() < in_flight {
-                window.push_back(client.submit_get(key(rng.gen_range(0..KEYS))));
-            }
-            // Collect an answered read if there is one, else wait for the oldest.
-            let next = window.iter().position(PendingGet::is_answered).unwrap_or(0);
-            window.remove(next).is_some_and(|p| client.wait_get(p).is_ok_and(|r| r.value.is_some()))
-        });
+        let (get, drain) = pipelined_gets(cluster, policy, in_flight);
         let (base, ops) = paired_drained(8, direct, &get, Some(&drain));
         row(&name, ops, Some(base));
     }

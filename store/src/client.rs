@@ -37,7 +37,6 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::cluster::ClusterInner;
 use crate::config::{ClientConfig, ReadPolicy, ReplicaChoice};
 use crate::engine::{KvPair, WriteBatch};
 use crate::error::{Error, Result};
@@ -46,8 +45,8 @@ use crate::node::{
 };
 use crate::raftstore::Staleness;
 use crate::stages::ReadStages;
-use crate::topology::{NodeId, Region, RegionId};
-use crate::transport::Inbound;
+use crate::topology::{NodeId, Region, RegionId, Topology};
+use crate::transport::{ClientTransport, Inbound};
 
 /// The answer to [`Client::get`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,9 +145,25 @@ enum Pending {
     },
 }
 
+/// What a client needs of the cluster: its region layout, the way to its nodes (the
+/// in-process network or gRPC connections to node processes) and how long one attempt may
+/// wait (at most two election timeouts, so one dead node cannot eat a request's budget).
+pub(crate) struct ClientNet {
+    pub(crate) topology: Arc<Topology>,
+    pub(crate) transport: Arc<dyn ClientTransport>,
+    pub(crate) attempt_timeout: Duration,
+}
+
+impl ClientNet {
+    /// The attempt timeout for a cluster whose election timeout is `election`.
+    pub(crate) fn attempt_timeout(election: Duration) -> Duration {
+        (election * 2).max(Duration::from_millis(200))
+    }
+}
+
 /// A blocking client (see the module docs).
 pub struct Client {
-    cluster: Arc<ClusterInner>,
+    net: Arc<ClientNet>,
     config: ClientConfig,
     leaders: HashMap<RegionId, NodeId>,
     /// Inline pools this client serves lease and stale gets from (see
@@ -166,10 +181,10 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    pub(crate) fn new(cluster: Arc<ClusterInner>, config: ClientConfig) -> Self {
+    pub(crate) fn new(net: Arc<ClientNet>, config: ClientConfig) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(config.seed);
         let rr = config.seed as usize;
-        Self { cluster, config, leaders: HashMap::new(), inline_pools: HashMap::new(), rr, rng }
+        Self { net, config, leaders: HashMap::new(), inline_pools: HashMap::new(), rr, rng }
     }
 
     /// This client's settings.
@@ -203,8 +218,8 @@ impl Client {
     pub fn submit_get(&mut self, key: &[u8]) -> PendingGet {
         let started = Instant::now();
         let deadline = started + self.config.timeout;
-        let cluster = self.cluster.clone();
-        let region = cluster.topology.locate(key);
+        let net = self.net.clone();
+        let region = net.topology.locate(key);
         let policy = self.config.read_policy;
         if matches!(policy, ReadPolicy::Lease | ReadPolicy::Stale) {
             // Inline pools without emulated latency: decide and read on this thread.
@@ -249,8 +264,8 @@ impl Client {
             }
         };
         let first = outcome.and_then(|rx| wait(&rx, attempt_deadline));
-        let cluster = self.cluster.clone();
-        let region = cluster.topology.locate(&key);
+        let net = self.net.clone();
+        let region = net.topology.locate(&key);
         let op = ReadOp::Get(key);
         let made = Attempt { node, sent, result: first };
         let resp = self.read_retrying(region, &op, None, (started, deadline), 1, Some(made))?;
@@ -264,8 +279,8 @@ impl Client {
     ///
     /// As [`Client::get`]; `NotLeader` for leader-only policies at a follower.
     pub fn get_at(&mut self, node: NodeId, key: &[u8]) -> Result<ReadResult> {
-        let cluster = self.cluster.clone();
-        let region = cluster.topology.locate(key);
+        let net = self.net.clone();
+        let region = net.topology.locate(key);
         let resp = self.read_region(region, ReadOp::Get(key.to_vec()), Some(node))?;
         Ok(to_read_result(resp))
     }
@@ -300,7 +315,7 @@ impl Client {
     pub fn scan(&mut self, start: &[u8], limit: usize) -> Result<ScanResult> {
         let mut pairs = Vec::new();
         let mut nodes = Vec::new();
-        let mut region = self.cluster.topology.locate(start).clone();
+        let mut region = self.net.topology.locate(start).clone();
         let mut cursor = start.to_vec();
         while pairs.len() < limit {
             let op = ReadOp::Scan {
@@ -317,7 +332,7 @@ impl Client {
                 break;
             }
             cursor = region.end.clone();
-            region = self.cluster.topology.locate(&cursor).clone();
+            region = self.net.topology.locate(&cursor).clone();
         }
         Ok(ScanResult { pairs, nodes })
     }
@@ -330,7 +345,7 @@ impl Client {
     pub fn batch_get(&mut self, keys: &[Vec<u8>]) -> Result<BatchGetResult> {
         let mut by_region: Vec<(Region, Vec<usize>)> = Vec::new();
         for (i, k) in keys.iter().enumerate() {
-            let region = self.cluster.topology.locate(k);
+            let region = self.net.topology.locate(k);
             match by_region.iter_mut().find(|(r, _)| r.id == region.id) {
                 Some((_, idx)) => idx.push(i),
                 None => by_region.push((region.clone(), vec![i])),
@@ -359,14 +374,14 @@ impl Client {
             .get(&node)
             .is_some_and(|ctx| !ctx.stop.load(std::sync::atomic::Ordering::Acquire));
         if !live {
-            let ctx = self.cluster.transport.instant_inline_pool(node)?;
+            let ctx = self.net.transport.instant_inline_pool(node)?;
             self.inline_pools.insert(node, ctx);
         }
         self.inline_pools.get(&node).map(|ctx| &**ctx)
     }
 
     fn attempt_timeout(&self) -> Duration {
-        (self.cluster.config.election_timeout() * 2).max(Duration::from_millis(200))
+        self.net.attempt_timeout
     }
 
     fn leader_guess(&self, region: &Region) -> NodeId {
@@ -395,7 +410,7 @@ impl Client {
             return leader;
         }
         let zone = self.config.zone;
-        let transport = &self.cluster.transport;
+        let transport = &self.net.transport;
         let mut candidates: Vec<NodeId> = match policy {
             ReadPolicy::Follower => {
                 region.replicas.iter().copied().filter(|&n| n != leader).collect()
@@ -450,11 +465,7 @@ impl Client {
             timing: Default::default(),
             reply: tx,
         };
-        let msg = match policy {
-            ReadPolicy::Lease | ReadPolicy::Stale => Inbound::Pool(task),
-            _ => Inbound::Raft(NodeMsg::Read(task)),
-        };
-        let sent = self.cluster.transport.send_request(self.config.zone, node, msg);
+        let sent = self.net.transport.send_request(self.config.zone, node, task.inbound());
         (sent.map(|()| rx), attempt_deadline, node)
     }
 
@@ -525,8 +536,8 @@ impl Client {
 
     fn submit_write(&mut self, key: &[u8], batch: WriteBatch) -> PendingWrite {
         let deadline = Instant::now() + self.config.timeout;
-        let cluster = self.cluster.clone();
-        let region = cluster.topology.locate(key);
+        let net = self.net.clone();
+        let region = net.topology.locate(key);
         let (outcome, attempt_deadline, node) = self.send_write(region, &batch, deadline);
         PendingWrite { region: region.id, batch, deadline, attempt_deadline, node, outcome }
     }
@@ -548,7 +559,7 @@ impl Client {
             deadline: attempt_deadline,
             reply: tx,
         };
-        let sent = self.cluster.transport.send_request(
+        let sent = self.net.transport.send_request(
             self.config.zone,
             node,
             Inbound::Raft(NodeMsg::Propose(task)),
@@ -565,8 +576,8 @@ impl Client {
     pub fn wait_write(&mut self, pending: PendingWrite) -> Result<WriteResult> {
         let PendingWrite { region, batch, deadline, mut attempt_deadline, mut node, mut outcome } =
             pending;
-        let cluster = self.cluster.clone();
-        let Some(region) = cluster.topology.region(region) else {
+        let net = self.net.clone();
+        let Some(region) = net.topology.region(region) else {
             return Err(Error::Unavailable(format!("no region {region}")));
         };
         let mut backoff = Duration::from_millis(1);
@@ -630,8 +641,8 @@ impl Client {
     }
 
     fn wait_reply_latency(&self, node: NodeId, sent_at: Instant) {
-        let t = &self.cluster.transport;
-        let lat = t.latency(t.zone_of(node), self.config.zone);
+        let t = &self.net.transport;
+        let lat = t.reply_latency(t.zone_of(node), self.config.zone);
         if lat.is_zero() {
             return;
         }

@@ -236,6 +236,26 @@ pub struct ClusterConfig {
     pub commit_delay: Option<Duration>,
     /// Deliberate bugs, for showing that the checker catches them. Never set in benchmarks.
     pub failpoints: Failpoints,
+    /// Run every node as an OS process of its own (`kvlab node`), over gRPC on loopback.
+    pub processes: bool,
+    /// A CPU quota of this many cores per node process, in a cgroup of its own.
+    pub node_cpus: Option<f64>,
+    /// Run without CPU budgets (and say so) where cgroups cannot apply them, instead of
+    /// failing.
+    pub node_cpus_optional: bool,
+    /// Pin node `i` to the cores of entry `i - 1` (by affinity; `store.node_cores=0;1;2`).
+    pub node_cores: Option<Vec<Vec<usize>>>,
+    /// Where per-node cgroups are made (default: the cgroup hierarchy with a `cpu` controller).
+    pub cgroup_root: Option<PathBuf>,
+    /// Drive a cluster that is already running at these gRPC addresses (node `i` at entry
+    /// `i - 1`) instead of starting one.
+    pub endpoints: Option<Vec<String>>,
+    /// The program whose `node` subcommand runs a node process (the `kvlab` binary); set by
+    /// the harness, not a property.
+    pub node_program: Option<PathBuf>,
+    /// The properties this configuration was built from ([`ClusterConfig::from_pairs`]); a
+    /// process cluster hands them to its nodes.
+    pub properties: Vec<(String, String)>,
 }
 
 /// Deliberate read-path bugs (`store.failpoints`), switched on only to prove that kvlab's
@@ -330,6 +350,14 @@ impl Default for ClusterConfig {
             balance_leaders: true,
             commit_delay: Some(Duration::ZERO),
             failpoints: Failpoints::default(),
+            processes: false,
+            node_cpus: None,
+            node_cpus_optional: false,
+            node_cores: None,
+            cgroup_root: None,
+            endpoints: None,
+            node_program: None,
+            properties: Vec::new(),
         }
     }
 }
@@ -372,12 +400,24 @@ impl ClusterConfig {
                 "store.election_ticks" => c.election_ticks = parse_num(name, v, 3)?,
                 "store.heartbeat_ticks" => c.heartbeat_ticks = parse_num(name, v, 1)?,
                 "store.log_gc_threshold" => c.log_gc_threshold = parse_num(name, v, 1)?,
-                "store.balance_leaders" => {
-                    c.balance_leaders = match v {
-                        "true" => true,
-                        "false" => false,
-                        _ => return Err(invalid(name, v, "true or false")),
+                "store.balance_leaders" => c.balance_leaders = parse_bool(name, v)?,
+                "store.processes" => c.processes = parse_bool(name, v)?,
+                "store.node_cpus" => {
+                    let cpus: f64 = v.parse().map_err(|_| invalid(name, v, "a number of cores, e.g. 0.25"))?;
+                    if !(cpus.is_finite() && cpus > 0.0) {
+                        return Err(invalid(name, v, "a positive number of cores, e.g. 0.25"));
                     }
+                    c.node_cpus = Some(cpus);
+                }
+                "store.node_cpus_optional" => c.node_cpus_optional = parse_bool(name, v)?,
+                "store.node_cores" => c.node_cores = Some(parse_cores(name, v)?),
+                "store.cgroup_root" => c.cgroup_root = Some(PathBuf::from(v)),
+                "store.endpoints" => {
+                    let list: Vec<String> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+                    if list.is_empty() {
+                        return Err(invalid(name, v, "host:port,host:port,… (one per node)"));
+                    }
+                    c.endpoints = Some(list);
                 }
                 "engine" => c.engine = v.parse()?,
                 n if n.starts_with("store.latency.") => {
@@ -400,11 +440,13 @@ impl ClusterConfig {
                         "a known option: store.{nodes,regions,replicas,split_keys,zones,local_latency_us,\
                          cross_latency_us,latency.A-B,jitter_us,commit_delay_us,seed,read_policy,replica,max_staleness_ms,\
                          read_pool_threads,raft_log,dir,tick_ms,election_ticks,heartbeat_ticks,\
-                         log_gc_threshold,balance_leaders,failpoints}, engine, rocksdb.*",
+                         log_gc_threshold,balance_leaders,failpoints,processes,node_cpus,\
+                         node_cpus_optional,node_cores,cgroup_root,endpoints}, engine, rocksdb.*",
                     ))
                 }
             }
         }
+        c.properties = pairs.to_vec();
         c.validate()?;
         Ok(c)
     }
@@ -437,6 +479,43 @@ impl ClusterConfig {
             ));
         }
         crate::engine::RocksOptions::from_pairs(&self.engine_options)?;
+        let processes = self.processes || self.endpoints.is_some();
+        if !processes && (self.node_cpus.is_some() || self.node_cores.is_some()) {
+            let (name, value) = match self.node_cpus {
+                Some(c) => ("store.node_cpus", c.to_string()),
+                None => ("store.node_cores", "…".to_string()),
+            };
+            return Err(invalid(
+                name,
+                value,
+                "store.processes=true with it (nodes in one process share one CPU budget)",
+            ));
+        }
+        if let Some(cores) = &self.node_cores {
+            if cores.len() != self.nodes {
+                return Err(invalid(
+                    "store.node_cores",
+                    format!("{} entries", cores.len()),
+                    &format!("one entry per node ({}), separated by ';'", self.nodes),
+                ));
+            }
+        }
+        if let Some(eps) = &self.endpoints {
+            if eps.len() != self.nodes {
+                return Err(invalid(
+                    "store.endpoints",
+                    eps.join(","),
+                    &format!("one address per node ({})", self.nodes),
+                ));
+            }
+        }
+        if processes && self.failpoints.data_loses_unsynced_writes {
+            return Err(invalid(
+                "store.failpoints",
+                "data-loses-unsynced-writes",
+                "an in-process cluster (store.processes=false)",
+            ));
+        }
         Ok(())
     }
 
@@ -505,6 +584,38 @@ fn parse_num<T: FromStr + PartialOrd + From<u8> + Copy>(name: &str, v: &str, min
         Ok(n) if n >= T::from(min) => Ok(n),
         _ => Err(invalid(name, v, &format!("an integer ≥ {min}"))),
     }
+}
+
+fn parse_bool(name: &str, v: &str) -> Result<bool> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(name, v, "true or false")),
+    }
+}
+
+/// `0;1;2-3`: per node, a comma-separated list of cores or ranges; nodes separated by `;`.
+fn parse_cores(name: &str, v: &str) -> Result<Vec<Vec<usize>>> {
+    let expected = "per node a list of cores, nodes separated by ';' (e.g. 0;1;2-3)";
+    let mut nodes = Vec::new();
+    for node in v.split(';') {
+        let mut cores = Vec::new();
+        for part in node.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) else {
+                return Err(invalid(name, v, expected));
+            };
+            if a > b {
+                return Err(invalid(name, v, expected));
+            }
+            cores.extend(a..=b);
+        }
+        if cores.is_empty() {
+            return Err(invalid(name, v, expected));
+        }
+        nodes.push(cores);
+    }
+    Ok(nodes)
 }
 
 fn micros(name: &str, v: &str) -> Result<Duration> {

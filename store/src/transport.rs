@@ -62,6 +62,31 @@ pub trait Transport: Send + Sync {
     fn send(&self, env: RaftEnvelope);
 }
 
+/// Carries client requests to nodes: the in-process network ([`ChannelTransportHandle`]) or
+/// gRPC connections to node processes (`grpc::KvTransport`). A request carries its own
+/// answer channel; the transport delivers the answer there (or drops it, and the client times
+/// out).
+pub trait ClientTransport: Send + Sync {
+    /// Sends a request from a client in `zone` to `node`.
+    ///
+    /// # Errors
+    ///
+    /// `Unavailable` when the node is known to be down.
+    fn send_request(&self, zone: ZoneId, node: NodeId, msg: Inbound) -> Result<()>;
+    /// The zone of `node`.
+    fn zone_of(&self, node: NodeId) -> ZoneId;
+    /// The emulated one-way delay of an answer from zone `from` to zone `to`, which the client
+    /// waits out itself (zero over a real network).
+    fn reply_latency(&self, _from: ZoneId, _to: ZoneId) -> Duration {
+        Duration::ZERO
+    }
+    /// `node`'s inline read pool, when the client may serve lease and stale gets on its own
+    /// thread (in-process only).
+    fn instant_inline_pool(&self, _node: NodeId) -> Option<Arc<crate::node::PoolContext>> {
+        None
+    }
+}
+
 /// Where a node receives messages: its Raft thread and its read pool.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -194,17 +219,6 @@ impl ChannelTransport {
         self.dropped.write().insert((from, to));
     }
 
-    /// Cuts every link between `a` and `b` in both directions.
-    pub fn partition(&self, a: &[NodeId], b: &[NodeId]) {
-        let mut d = self.dropped.write();
-        for &x in a {
-            for &y in b {
-                d.insert((x, y));
-                d.insert((y, x));
-            }
-        }
-    }
-
     /// Restores every dropped link.
     pub fn heal(&self) {
         self.dropped.write().clear();
@@ -216,7 +230,7 @@ impl ChannelTransport {
         self.extra_ns.store(extra.as_nanos() as u64, Ordering::Release);
     }
 
-    fn link_up(&self, from: NodeId, to: NodeId) -> bool {
+    pub(crate) fn link_up(&self, from: NodeId, to: NodeId) -> bool {
         !self.dropped.read().contains(&(from, to))
     }
 
@@ -334,6 +348,21 @@ pub struct ChannelTransportHandle(pub Arc<ChannelTransport>);
 impl Transport for ChannelTransportHandle {
     fn send(&self, env: RaftEnvelope) {
         self.0.send_raft(env);
+    }
+}
+
+impl ClientTransport for ChannelTransportHandle {
+    fn send_request(&self, zone: ZoneId, node: NodeId, msg: Inbound) -> Result<()> {
+        self.0.send_request(zone, node, msg)
+    }
+    fn zone_of(&self, node: NodeId) -> ZoneId {
+        self.0.zone_of(node)
+    }
+    fn reply_latency(&self, from: ZoneId, to: ZoneId) -> Duration {
+        self.0.latency(from, to)
+    }
+    fn instant_inline_pool(&self, node: NodeId) -> Option<Arc<crate::node::PoolContext>> {
+        self.0.instant_inline_pool(node)
     }
 }
 

@@ -139,6 +139,11 @@ pub struct NodeRow {
     pub snapshots_applied: u64,
     /// Region leaders held.
     pub leaders: u64,
+    /// CPU seconds of the node's process (node processes only; in one process the nodes
+    /// share the harness's CPU time).
+    pub cpu_seconds: Option<f64>,
+    /// CPU seconds of the harness process, the clients' side (with node processes only).
+    pub client_cpu_seconds: Option<f64>,
 }
 
 impl NodeRow {
@@ -165,7 +170,19 @@ impl NodeRow {
             snapshots_sent: self.snapshots_sent.saturating_sub(before.snapshots_sent),
             snapshots_applied: self.snapshots_applied.saturating_sub(before.snapshots_applied),
             leaders: self.leaders,
+            cpu_seconds: minus(self.cpu_seconds, before.cpu_seconds),
+            client_cpu_seconds: minus(self.client_cpu_seconds, before.client_cpu_seconds),
         }
+    }
+}
+
+/// `now - before` for cumulative CPU times (a restarted node process starts from zero again:
+/// then its CPU time since the restart).
+fn minus(now: Option<f64>, before: Option<f64>) -> Option<f64> {
+    let now = now?;
+    match before {
+        Some(b) if b <= now => Some(now - b),
+        _ => Some(now),
     }
 }
 
@@ -252,6 +269,11 @@ pub trait Binding: Send + Sync {
     }
     /// Engine statistics (name → value).
     fn engine_stats(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+    /// How the system under test runs, for the results and the report (e.g. the store's node
+    /// processes and their CPU budgets, or why none could be applied).
+    fn notes(&self) -> Vec<String> {
         Vec::new()
     }
     /// The replicated store, for the nemesis (only the `store` binding has one).

@@ -61,7 +61,12 @@ impl StoreBinding {
         if settings.engine == kvlab_store::EngineKind::RocksDb {
             kvlab_store::RocksOptions::from_pairs(&settings.rocksdb_options())?;
         }
-        Ok(ClusterConfig::from_pairs(&pairs)?)
+        let mut config = ClusterConfig::from_pairs(&pairs)?;
+        if config.processes {
+            // Node processes run this very program's `node` subcommand.
+            config.node_program = std::env::current_exe().ok();
+        }
+        Ok(config)
     }
 
     /// Checks the settings without starting a cluster.
@@ -124,7 +129,13 @@ impl Binding for StoreBinding {
         self.cluster.as_ref()
     }
 
+    fn notes(&self) -> Vec<String> {
+        self.cluster().notes()
+    }
+
     fn nodes(&self) -> Vec<NodeRow> {
+        let processes = self.cluster().config().processes;
+        let client_cpu = if processes { kvlab_store::cgroup::self_cpu_seconds() } else { None };
         self.cluster()
             .metrics()
             .into_iter()
@@ -147,6 +158,8 @@ impl Binding for StoreBinding {
                 snapshots_sent: m.snapshots_sent,
                 snapshots_applied: m.snapshots_applied,
                 leaders: m.leaders_held,
+                cpu_seconds: m.cpu.map(|d| d.as_secs_f64()),
+                client_cpu_seconds: client_cpu,
             })
             .collect()
     }

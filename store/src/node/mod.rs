@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::metrics::NodeStats;
 use crate::raftstore::{Clock, Peer, PeerContext, PeerShared, PeerStorage, WriteTask};
 use crate::topology::{NodeId, RegionId, Topology};
-use crate::transport::{ChannelTransport, ChannelTransportHandle, Endpoint, RaftEnvelope};
+use crate::transport::{ChannelTransport, Endpoint, RaftEnvelope, Transport};
 
 /// A message for a node's Raft thread.
 #[derive(Debug)]
@@ -69,8 +69,11 @@ pub struct NodeParams {
     pub data: Arc<dyn Engine>,
     /// The separate raft-log engine, if configured.
     pub raft_engine: Option<Arc<dyn Engine>>,
-    /// The network.
+    /// Where requests and Raft messages for this node arrive (the in-process network, or the
+    /// node process's local delivery).
     pub transport: Arc<ChannelTransport>,
+    /// Where this node's Raft messages to other nodes go: the in-process network, or gRPC.
+    pub raft_out: Arc<dyn Transport>,
     /// The cluster clock.
     pub clock: Clock,
     /// Counters (kept across restarts).
@@ -151,7 +154,7 @@ impl Node {
             peers: peers.into_iter().map(|peer| (peer.region.id, peer)).collect(),
             inbox: raft_rx,
             pool: pool.clone(),
-            transport: ChannelTransportHandle(p.transport.clone()),
+            transport: p.raft_out.clone(),
             data: p.data.clone(),
             raft_engine: p.raft_engine.clone(),
             clock: p.clock,
@@ -181,6 +184,11 @@ impl Node {
         self.raft_tx.send(msg).map_err(|_| Error::Unavailable(format!("node {} stopped", self.id)))
     }
 
+    /// The node's Raft thread inbox (admin commands from a node process's services).
+    pub fn sender(&self) -> Sender<NodeMsg> {
+        self.raft_tx.clone()
+    }
+
     /// Freezes (`true`) or resumes (`false`) the node's threads.
     pub fn set_paused(&self, paused: bool) {
         self.paused.store(paused, Ordering::Release);
@@ -204,7 +212,7 @@ struct RaftLoop {
     peers: BTreeMap<RegionId, Peer>,
     inbox: Receiver<NodeMsg>,
     pool: PoolHandle,
-    transport: ChannelTransportHandle,
+    transport: Arc<dyn Transport>,
     data: Arc<dyn Engine>,
     raft_engine: Option<Arc<dyn Engine>>,
     clock: Clock,
@@ -293,7 +301,7 @@ impl RaftLoop {
     fn handle(&mut self, msg: NodeMsg) -> bool {
         let ctx = PeerContext {
             node: self.node,
-            transport: &self.transport,
+            transport: &*self.transport,
             pool: &self.pool,
             clock: self.clock,
             stats: &self.stats,
@@ -332,7 +340,7 @@ impl RaftLoop {
     fn ready_round(&mut self) -> Result<()> {
         let ctx = PeerContext {
             node: self.node,
-            transport: &self.transport,
+            transport: &*self.transport,
             pool: &self.pool,
             clock: self.clock,
             stats: &self.stats,

@@ -107,6 +107,16 @@ pub struct ReadTask {
 }
 
 impl ReadTask {
+    /// Where the read enters its node: lease and stale reads at the read pool, which decides
+    /// locally; the others at the Raft thread, for a ReadIndex round.
+    pub fn inbound(self) -> crate::transport::Inbound {
+        use crate::transport::Inbound;
+        match self.policy {
+            ReadPolicy::Lease | ReadPolicy::Stale => Inbound::Pool(self),
+            _ => Inbound::Raft(NodeMsg::Read(self)),
+        }
+    }
+
     /// Answers with an error (the client may have given up; that is fine).
     pub fn fail(self, err: Error) {
         let _ = self.reply.send(Err(err));

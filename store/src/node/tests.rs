@@ -18,7 +18,7 @@ use crate::engine::{EngineSnapshot, KeyRange, KvPair, MemoryEngine, WriteBatch};
 use crate::keys;
 use crate::node::read_pool::{ReadOp, ReadResponse};
 use crate::raftstore::PeerStorage;
-use crate::transport::{ChannelTransport, Endpoint};
+use crate::transport::{ChannelTransport, ChannelTransportHandle, Endpoint};
 
 /// One node's Ready loop, pumped by the test.
 struct TestNode {
@@ -103,7 +103,7 @@ impl TestNet {
                 peers,
                 inbox,
                 pool,
-                transport: ChannelTransportHandle(transport.clone()),
+                transport: Arc::new(ChannelTransportHandle(transport.clone())),
                 data: data.clone(),
                 raft_engine: None,
                 clock,

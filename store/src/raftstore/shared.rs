@@ -143,6 +143,15 @@ impl PeerShared {
         }
     }
 
+    /// Whether this peer leads, has applied an entry of its term and is not handing its
+    /// leadership over: it serves every read policy and writes at once.
+    pub fn is_ready_leader(&self) -> bool {
+        let ord = Ordering::Acquire;
+        self.is_leader.load(ord)
+            && self.applied_term.load(ord) == self.term.load(ord)
+            && !self.transferring.load(ord)
+    }
+
     /// Whether a local lease read is allowed at clock time `now_ns` (see the module docs).
     pub fn lease_valid(&self, now_ns: u64) -> bool {
         if self.lease_never_expires && self.lease_until_ns.load(Ordering::Acquire) != 0 {
