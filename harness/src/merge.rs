@@ -249,9 +249,45 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<PathBuf> {
     Ok(out.to_path_buf())
 }
 
-/// The key columns of a `summary.csv`/`timeseries.csv` row: everything before `first`.
+/// The key columns of a results row: everything before column `upto`.
 fn key_of(row: &[String], upto: usize) -> Vec<String> {
     row[..upto].to_vec()
+}
+
+/// The rows of every input's `file`, one per key (the columns before `upto`), in the order
+/// the keys first appear; `combine` folds a later input's row into the first one's.
+fn merge_rows(
+    inputs: &[PathBuf],
+    file: &str,
+    header: &[String],
+    upto: usize,
+    mut combine: impl FnMut(&mut Vec<String>, &[String]),
+) -> Result<Vec<Vec<String>>> {
+    let mut merged: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for dir in inputs {
+        let path = dir.join(file);
+        let t = read_csv(&path)?;
+        if t.header != header {
+            return Err(format_error(
+                &path,
+                format!("columns differ from {}'s", inputs[0].display()),
+            ));
+        }
+        for row in t.rows {
+            if row.len() < upto {
+                return Err(format_error(&path, "a row with too few columns"));
+            }
+            match merged.get(&key_of(&row, upto)) {
+                Some(&i) => combine(&mut rows[i], &row),
+                None => {
+                    merged.insert(key_of(&row, upto), rows.len());
+                    rows.push(row);
+                }
+            }
+        }
+    }
+    Ok(rows)
 }
 
 fn merge_summary(
@@ -265,32 +301,13 @@ fn merge_summary(
     let (count, errors, thr, measured) =
         (c("count")?, c("errors")?, c("throughput_ops")?, c("measured_s")?);
     let (phase, op, latency, mean) = (c("phase")?, c("op")?, c("latency")?, c("mean_us")?);
-    let mut merged: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
-    let mut order = Vec::new();
-    for dir in inputs {
-        let path = dir.join("summary.csv");
-        let t = read_csv(&path)?;
-        if t.header != base.header {
-            return Err(format_error(&path, format!("columns differ from {}", first.display())));
-        }
-        for row in t.rows {
-            let key = key_of(&row, count);
-            match merged.get_mut(&key) {
-                None => {
-                    order.push(key.clone());
-                    merged.insert(key, row);
-                }
-                Some(m) => {
-                    m[count] = (num(&m[count]) + num(&row[count])).to_string();
-                    m[errors] = (num(&m[errors]) + num(&row[errors])).to_string();
-                    m[measured] = format!("{:.3}", num(&m[measured]).max(num(&row[measured])));
-                }
-            }
-        }
-    }
+    let merged = merge_rows(inputs, "summary.csv", &base.header, count, |m, row| {
+        m[count] = (num(&m[count]) + num(&row[count])).to_string();
+        m[errors] = (num(&m[errors]) + num(&row[errors])).to_string();
+        m[measured] = format!("{:.3}", num(&m[measured]).max(num(&row[measured])));
+    })?;
     let mut rows = Vec::new();
-    for key in order {
-        let mut row = merged.remove(&key).unwrap_or_default();
+    for mut row in merged {
         let name = format!("{}-{}-{}.hlog", row[phase], row[op], row[latency]);
         if let Some(h) = totals.get(&(row[0].clone(), name)) {
             row[count] = h.len().to_string();
@@ -316,34 +333,14 @@ fn merge_timeseries(
     let (phase, second, op, count, errors) =
         (c("phase")?, c("second")?, c("op")?, c("count")?, c("errors")?);
     let (thr, p50) = (c("throughput_ops")?, c("p50_us")?);
-    let mut merged: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
-    let mut order = Vec::new();
-    for dir in inputs {
-        let path = dir.join("timeseries.csv");
-        let t = read_csv(&path)?;
-        if t.header != base.header {
-            return Err(format_error(&path, format!("columns differ from {}", first.display())));
+    let merged = merge_rows(inputs, "timeseries.csv", &base.header, count, |m, row| {
+        for i in [count, errors] {
+            m[i] = (num(&m[i]) as u64 + num(&row[i]) as u64).to_string();
         }
-        for row in t.rows {
-            let key = key_of(&row, count);
-            match merged.get_mut(&key) {
-                None => {
-                    order.push(key.clone());
-                    merged.insert(key, row);
-                }
-                Some(m) => {
-                    for i in [count, errors, thr] {
-                        m[i] = format!("{:.3}", num(&m[i]) + num(&row[i]));
-                    }
-                    m[count] = (num(&m[count]) as u64).to_string();
-                    m[errors] = (num(&m[errors]) as u64).to_string();
-                }
-            }
-        }
-    }
+        m[thr] = format!("{:.3}", num(&m[thr]) + num(&row[thr]));
+    })?;
     let mut rows = Vec::new();
-    for key in order {
-        let mut row = merged.remove(&key).unwrap_or_default();
+    for mut row in merged {
         let name = format!("{}-{}-service.hlog", row[phase], row[op]);
         let sec: i64 = row[second].parse().unwrap_or(-1);
         let interval = per_second

@@ -30,6 +30,16 @@ fn nodes_under(dir: &Path) -> Vec<u32> {
     pids
 }
 
+/// `kvlab run` of YCSB C on the store binding in `dir`, with `extra` arguments.
+fn store_run(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["run", "-P"];
+    let workload = workload("ycsb/workloadc");
+    args.push(&workload);
+    args.extend(["--db", "store"]);
+    args.extend(extra);
+    kvlab(&args, dir)
+}
+
 /// Waits up to `timeout` for `cond`.
 fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -170,42 +180,17 @@ fn bad_process_set_ups_are_one_clear_error() {
         .map(|a| a.to_string())
         .collect();
     let started = Instant::now();
-    let out = kvlab(
-        &[
-            "run",
-            "-P",
-            &workload("ycsb/workloadc"),
-            "--db",
-            "store",
-            "-p",
-            &format!("store.endpoints={}", ports.join(",")),
-        ],
-        dir.path(),
-    );
+    let out = store_run(dir.path(), &["-p", &format!("store.endpoints={}", ports.join(","))]);
     let err = stderr(&out);
     assert!(!out.status.success());
     assert!(err.contains(&ports[0]) && err.contains("did not answer"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(40), "{:?}", started.elapsed());
 
     // A cgroup root without a cpu controller.
-    let out = kvlab(
-        &[
-            "run",
-            "-P",
-            &workload("ycsb/workloadc"),
-            "--db",
-            "store",
-            "-p",
-            "store.processes=true",
-            "-p",
-            "store.node_cpus=0.25",
-            "-p",
-            &format!("store.cgroup_root={}", dir.path().display()),
-            "-p",
-            &format!("store.dir={}", dir.path().join("s").display()),
-        ],
-        dir.path(),
-    );
+    let root = format!("store.cgroup_root={}", dir.path().display());
+    let store_dir = format!("store.dir={}", dir.path().join("s").display());
+    let budget = ["-p", "store.processes=true", "-p", "store.node_cpus=0.25"];
+    let out = store_run(dir.path(), &[&budget[..], &["-p", &root, "-p", &store_dir]].concat());
     let err = stderr(&out);
     assert!(!out.status.success());
     assert!(err.contains("store.node_cpus") && err.contains("cgroup"), "{err}");
@@ -217,27 +202,13 @@ fn bad_process_set_ups_are_one_clear_error() {
 fn a_process_run_reports_cpu_per_node_and_client() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
-    let out = kvlab(
-        &[
-            "run",
-            "-P",
-            &workload("ycsb/workloadc"),
-            "--db",
-            "store",
-            "--threads",
-            "2",
-            "-p",
-            "store.processes=true",
-            "-p",
-            "recordcount=200",
-            "-p",
-            "operationcount=2000",
-            "-p",
-            "store.read_policy=mixed",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
+    let out = store_run(
         dir.path(),
+        &["--threads", "2", "-p", "store.processes=true", "-p", "recordcount=200"]
+            .into_iter()
+            .chain(["-p", "operationcount=2000", "-p", "store.read_policy=mixed"])
+            .chain(["--out", out_dir.to_str().unwrap()])
+            .collect::<Vec<_>>(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = csv_rows(&out_dir.join("nodes.csv"));
@@ -251,4 +222,55 @@ fn a_process_run_reports_cpu_per_node_and_client() {
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
     let notes = run["runs"][0]["notes"].to_string();
     assert!(notes.contains("3 node processes"), "{notes}");
+}
+
+/// Item 2: `kvlab cluster start` leaves a cluster running that `--db store -p
+/// store.endpoints=…` drives and `kvlab cluster stop` ends.
+#[test]
+fn cluster_start_drive_status_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+        .collect();
+    let mut text = String::from("[properties]\nengine = \"rocksdb\"\n\"store.regions\" = 2\n");
+    for (i, port) in ports.iter().enumerate() {
+        let node_dir = dir.path().join(format!("n{}", i + 1));
+        text += &format!(
+            "\n[[node]]\nid = {}\naddr = \"127.0.0.1:{port}\"\ndir = \"{}\"\n",
+            i + 1,
+            node_dir.display()
+        );
+    }
+    let file = dir.path().join("cluster.toml");
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+    let start = kvlab(&["cluster", "start", f], dir.path());
+    assert!(start.status.success(), "{}", stderr(&start));
+    assert_eq!(nodes_under(&file).len(), 3, "the nodes outlive `cluster start`");
+    let again = kvlab(&["cluster", "start", f], dir.path());
+    assert!(!again.status.success() && stderr(&again).contains("cluster stop"));
+
+    let endpoints: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let out_dir = dir.path().join("out");
+    let run = store_run(
+        dir.path(),
+        &["-p", &format!("store.endpoints={}", endpoints.join(",")), "-p", "store.regions=2"]
+            .into_iter()
+            .chain(["-p", "recordcount=100", "-p", "operationcount=500"])
+            .chain(["--out", out_dir.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let reads: f64 =
+        csv_rows(&out_dir.join("nodes.csv")).iter().map(|r| num(r, "reads_leader")).sum();
+    assert!(reads >= 400.0, "{reads}");
+
+    let status = kvlab(&["cluster", "status", f], dir.path());
+    let said = String::from_utf8_lossy(&status.stdout).to_string();
+    assert_eq!(said.matches(": up, leads").count(), 3, "{said}");
+    let stop = kvlab(&["cluster", "stop", f], dir.path());
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    assert!(eventually(Duration::from_secs(5), || nodes_under(&file).is_empty()));
+    let status = kvlab(&["cluster", "status", f], dir.path());
+    assert_eq!(String::from_utf8_lossy(&status.stdout).matches(": down").count(), 3);
 }
