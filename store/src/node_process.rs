@@ -106,9 +106,8 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
     eprintln!("kvlab node {id} listening on {addr} (data in {})", entry.dir.display());
     let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(unavailable)?;
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let incoming = incoming_nodelay(listener);
         tonic::transport::Server::builder()
-            .tcp_nodelay(true)
             .max_concurrent_streams(Some(4096))
             .add_service(RaftServer::new(RaftService(state.clone())))
             .add_service(
@@ -131,6 +130,18 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
     rt.shutdown_timeout(Duration::from_secs(1));
     eprintln!("kvlab node {id} stopped");
     served
+}
+
+/// The connections `listener` accepts, with TCP_NODELAY set. The server builder's
+/// `tcp_nodelay` covers only listeners it binds itself; without it, a node's small answers
+/// wait for the client's delayed ACK (about 40 ms each: mixed reads ran at a seventh of
+/// follower reads' throughput).
+fn incoming_nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |conn| {
+        conn.and_then(|c| c.set_nodelay(true).map(|()| c))
+    })
 }
 
 /// Resolves when the node should stop: SIGTERM, SIGINT, or (with `lifeline`) end-of-file on
@@ -173,4 +184,23 @@ fn pin_to(cores: &[usize]) -> Result<()> {
     }
     sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
         .map_err(|e| unavailable(format!("store.node_cores: cannot pin to {cores:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_connections_send_without_waiting_for_acks() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let client = tokio::spawn(tokio::net::TcpStream::connect(addr));
+            let mut incoming = std::pin::pin!(incoming_nodelay(listener));
+            let conn = tokio_stream::StreamExt::next(&mut incoming).await.expect("a connection");
+            assert!(conn.expect("accepted").nodelay().expect("nodelay"));
+            drop(client.await);
+        });
+    }
 }
