@@ -40,10 +40,8 @@ pub fn run_once(
     let notes = binding.notes();
     for note in &notes {
         eprintln!("{id}: {note}");
-        if note.contains("WITHOUT") {
-            warnings.push(note.clone());
-        }
     }
+    warnings.extend(binding.warnings());
     let load = if mode == Mode::Load || binding.needs_load() {
         Some(run_phase(Phase::Load, &settings, &workload, &*binding, stop, progress, false)?)
     } else {

@@ -197,7 +197,8 @@ fn bad_process_set_ups_are_one_clear_error() {
     assert!(nodes_under(dir.path()).is_empty());
 }
 
-/// Item 3: with node processes, nodes.csv has each node's CPU seconds and the client's.
+/// Item 3: with node processes, nodes.csv has each node's CPU seconds and the client's; budgets
+/// that cannot be applied under `store.node_cpus_optional` are a warning, never silent.
 #[test]
 fn a_process_run_reports_cpu_per_node_and_client() {
     let dir = tempfile::tempdir().unwrap();
@@ -207,10 +208,14 @@ fn a_process_run_reports_cpu_per_node_and_client() {
         &["--threads", "2", "-p", "store.processes=true", "-p", "recordcount=200"]
             .into_iter()
             .chain(["-p", "operationcount=2000", "-p", "store.read_policy=mixed"])
+            // Budgets asked for where none can be made (a plain directory), optionally.
+            .chain(["-p", "store.node_cpus=0.5", "-p", "store.node_cpus_optional=true"])
+            .chain(["-p", &format!("store.cgroup_root={}", dir.path().display())])
             .chain(["--out", out_dir.to_str().unwrap()])
             .collect::<Vec<_>>(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("WITHOUT CPU budgets"), "{}", stderr(&out));
     let rows = csv_rows(&out_dir.join("nodes.csv"));
     assert_eq!(rows.len(), 3);
     for row in &rows {
@@ -222,6 +227,8 @@ fn a_process_run_reports_cpu_per_node_and_client() {
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
     let notes = run["runs"][0]["notes"].to_string();
     assert!(notes.contains("3 node processes"), "{notes}");
+    let warnings = run["runs"][0]["warnings"].to_string();
+    assert!(warnings.contains("WITHOUT CPU budgets"), "{warnings}");
 }
 
 /// Item 2: `kvlab cluster start` leaves a cluster running that `--db store -p

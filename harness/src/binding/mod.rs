@@ -276,6 +276,11 @@ pub trait Binding: Send + Sync {
     fn notes(&self) -> Vec<String> {
         Vec::new()
     }
+    /// The notes that say the run differs from what was asked for (they go to the run's
+    /// warnings too).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The replicated store, for the nemesis (only the `store` binding has one).
     fn cluster(&self) -> Option<&kvlab_store::Cluster> {
         None

@@ -133,6 +133,10 @@ impl Binding for StoreBinding {
         self.cluster().notes()
     }
 
+    fn warnings(&self) -> Vec<String> {
+        self.cluster().warnings()
+    }
+
     fn nodes(&self) -> Vec<NodeRow> {
         let processes = self.cluster().config().processes;
         let client_cpu = if processes { kvlab_store::cgroup::self_cpu_seconds() } else { None };

@@ -56,6 +56,11 @@ pub(crate) trait Nodes: Send + Sync {
     fn client_transport(&self) -> Arc<dyn ClientTransport>;
     /// What a reader of the results should know about how the nodes run (CPU budgets, …).
     fn notes(&self) -> Vec<String>;
+    /// The notes that say the run is not what was asked for (budgets that could not be
+    /// applied).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Stops every node.
     fn shutdown(&self);
 }
@@ -148,6 +153,12 @@ impl Cluster {
     /// processes, their CPU budgets (or why none could be applied).
     pub fn notes(&self) -> Vec<String> {
         self.nodes.notes()
+    }
+
+    /// The notes that say the run differs from what was asked for: CPU budgets asked for
+    /// with `store.node_cpus_optional` that could not be applied.
+    pub fn warnings(&self) -> Vec<String> {
+        self.nodes.warnings()
     }
 
     /// The current leader of `region` (the running peer that claims leadership with the

@@ -462,6 +462,13 @@ impl Nodes for ProcessNodes {
         }
     }
 
+    fn warnings(&self) -> Vec<String> {
+        match &self.budgets {
+            Budgets::Skipped(_) => self.notes(),
+            _ => Vec::new(),
+        }
+    }
+
     fn shutdown(&self) {
         let children = std::mem::take(&mut *self.children.lock());
         let mut waiting = Vec::new();
