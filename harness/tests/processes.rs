@@ -229,6 +229,11 @@ fn a_process_run_reports_cpu_per_node_and_client() {
     assert!(notes.contains("3 node processes"), "{notes}");
     let warnings = run["runs"][0]["warnings"].to_string();
     assert!(warnings.contains("WITHOUT CPU budgets"), "{warnings}");
+    // The report says how the nodes ran.
+    let report = kvlab(&["report", out_dir.to_str().unwrap()], dir.path());
+    assert!(report.status.success(), "{}", stderr(&report));
+    let text = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(text.contains("System under test: 3 node processes WITHOUT CPU budgets"), "{text}");
 }
 
 /// Item 2: `kvlab cluster start` leaves a cluster running that `--db store -p

@@ -106,6 +106,9 @@ impl Document {
                     .into(),
             );
         }
+        for n in &meta.system_notes {
+            notes.push(format!("System under test: {n}."));
+        }
         for (run, w) in &meta.warnings {
             notes.push(format!("warning ({run}): {w}"));
         }

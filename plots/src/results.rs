@@ -129,6 +129,9 @@ pub(crate) struct Meta {
     pub completed: bool,
     /// `(run id, warning)` for every run's warnings.
     pub warnings: Vec<(String, String)>,
+    /// How the system under test ran (`run.json` `notes`, e.g. node processes and their CPU
+    /// budgets), each distinct note once, in the order first seen.
+    pub system_notes: Vec<String>,
 }
 
 /// A results directory in memory.
@@ -196,6 +199,7 @@ impl Meta {
             .map(|m| m.iter().map(|(k, v)| (k.clone(), json_string(v))).collect())
             .unwrap_or_default();
         let mut warnings = Vec::new();
+        let mut system_notes: Vec<String> = Vec::new();
         let mut span: Option<(String, String)> = None;
         for run in json.get("runs").and_then(Value::as_array).into_iter().flatten() {
             let id = run.get("id").map(json_string).unwrap_or_default();
@@ -212,6 +216,12 @@ impl Meta {
             for w in run.get("warnings").and_then(Value::as_array).into_iter().flatten() {
                 warnings.push((id.clone(), json_string(w)));
             }
+            for n in run.get("notes").and_then(Value::as_array).into_iter().flatten() {
+                let n = json_string(n);
+                if !system_notes.contains(&n) {
+                    system_notes.push(n);
+                }
+            }
         }
         Ok(Meta {
             command: s("command"),
@@ -227,6 +237,7 @@ impl Meta {
             span,
             completed: json.get("completed").and_then(Value::as_bool).unwrap_or(false),
             warnings,
+            system_notes,
         })
     }
 }
