@@ -275,9 +275,6 @@ fn merge_rows(
             ));
         }
         for row in t.rows {
-            if row.len() < upto {
-                return Err(format_error(&path, "a row with too few columns"));
-            }
             match merged.get(&key_of(&row, upto)) {
                 Some(&i) => combine(&mut rows[i], &row),
                 None => {

@@ -1,4 +1,6 @@
-//! The `store` binding: the full replicated store in this process.
+//! The `store` binding: the full replicated store, its nodes in this process, as node
+//! processes (`store.processes=true`, optionally with `store.node_cpus` budgets), or a running
+//! cluster (`store.endpoints`).
 //!
 //! Properties: `store.*` (nodes, regions, replicas, zones and latencies, read policy, replica
 //! choice, read-pool threads, `store.dir`, …; see kvlab-store's `ClusterConfig`), `engine` and

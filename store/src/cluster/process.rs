@@ -308,6 +308,24 @@ impl ProcessNodes {
         out
     }
 
+    /// The running peer of `region` that claims leadership with the highest term, and whether
+    /// it is ready (from one round of metrics calls).
+    fn leader_with_readiness(&self, region: RegionId) -> Option<(NodeId, bool)> {
+        let mut best: Option<(u64, NodeId, bool)> = None;
+        for (m, ready) in self.node_metrics() {
+            if !m.up {
+                continue;
+            }
+            for r in m.regions.iter().filter(|r| r.region == region && r.is_leader) {
+                match best {
+                    Some((t, _, _)) if t >= r.term => {}
+                    _ => best = Some((r.term, m.node, ready.contains(&region))),
+                }
+            }
+        }
+        best.map(|(_, node, ready)| (node, ready))
+    }
+
     fn push_faults(&self) {
         let (links, extra) = self.faults.lock().clone();
         for (&id, admin) in &self.admin {
@@ -343,25 +361,12 @@ impl ProcessNodes {
 
 impl Nodes for ProcessNodes {
     fn ready_leader(&self, region: RegionId) -> Option<NodeId> {
-        let leader = self.leader_of(region)?;
-        let (_, ready) = self.admin.get(&leader)?.metrics().ok()?;
-        ready.contains(&region).then_some(leader)
+        let (leader, ready) = self.leader_with_readiness(region)?;
+        ready.then_some(leader)
     }
 
     fn leader_of(&self, region: RegionId) -> Option<NodeId> {
-        let mut best: Option<(u64, NodeId)> = None;
-        for (m, _) in self.node_metrics() {
-            if !m.up {
-                continue;
-            }
-            for r in m.regions.iter().filter(|r| r.region == region && r.is_leader) {
-                match best {
-                    Some((t, _)) if t >= r.term => {}
-                    _ => best = Some((r.term, m.node)),
-                }
-            }
-        }
-        best.map(|(_, n)| n)
+        self.leader_with_readiness(region).map(|(leader, _)| leader)
     }
 
     fn transfer_leader(&self, node: NodeId, region: RegionId, to: NodeId) -> Result<()> {
