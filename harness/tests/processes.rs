@@ -30,6 +30,15 @@ fn nodes_under(dir: &Path) -> Vec<u32> {
     pids
 }
 
+/// Whether the nodes of the cluster file in `dir` answer metrics and one has served a read.
+fn serving_reads(dir: &Path) -> bool {
+    let Ok(file) = kvlab_store::ClusterFile::load(&dir.join("cluster.toml")) else { return false };
+    file.nodes.iter().filter_map(|n| kvlab_store::node_metrics(&n.addr).ok()).any(|m| {
+        let r = &m.reads;
+        r.leader + r.lease + r.follower + r.mixed + r.stale > 0
+    })
+}
+
 /// `kvlab run` of YCSB C on the store binding in `dir`, with `extra` arguments.
 fn store_run(dir: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["run", "-P"];
@@ -143,9 +152,13 @@ fn nodes_exit_when_the_harness_is_killed() {
         .spawn()
         .unwrap();
     let started = eventually(Duration::from_secs(30), || nodes_under(&store_dir).len() == 3);
+    // Kill it mid-run, when the nodes hold Raft streams to each other and serve reads: a
+    // node's graceful shutdown must not wait for its peers' streams (they stop too).
+    let serving = eventually(Duration::from_secs(30), || serving_reads(&store_dir));
     harness.kill().unwrap();
     harness.wait().unwrap();
     assert!(started, "the harness started three nodes");
+    assert!(serving, "the nodes served reads");
     let gone = eventually(Duration::from_secs(10), || nodes_under(&store_dir).is_empty());
     assert!(gone, "nodes left after SIGKILL of their harness: {:?}", nodes_under(&store_dir));
 }

@@ -36,6 +36,8 @@ use crate::wire::pb::raft_server::RaftServer;
 const GRPC_THREADS: usize = 2;
 /// How long a node may take to stop once asked, before it exits regardless.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a stopping node waits for its open connections to finish.
+const DRAIN: Duration = Duration::from_millis(500);
 
 fn unavailable(what: impl std::fmt::Display) -> Error {
     Error::Unavailable(what.to_string())
@@ -104,10 +106,20 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
         raft_tx: node.sender(),
     });
     eprintln!("kvlab node {id} listening on {addr} (data in {})", entry.dir.display());
+    let (stopped_tx, stopped) = tokio::sync::oneshot::channel();
+    let stopping = async move {
+        stop_signal(lifeline).await;
+        // Whatever hangs from here on, the process ends.
+        std::thread::spawn(|| {
+            std::thread::sleep(STOP_GRACE);
+            std::process::exit(2);
+        });
+        let _ = stopped_tx.send(());
+    };
     let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(unavailable)?;
         let incoming = incoming_nodelay(listener);
-        tonic::transport::Server::builder()
+        let serve = tonic::transport::Server::builder()
             .max_concurrent_streams(Some(4096))
             .add_service(RaftServer::new(RaftService(state.clone())))
             .add_service(
@@ -116,14 +128,21 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
                     .max_encoding_message_size(usize::MAX),
             )
             .add_service(AdminServer::new(AdminService(state)))
-            .serve_with_incoming_shutdown(incoming, stop_signal(lifeline))
-            .await
-            .map_err(|e| unavailable(format!("node {id}: gRPC server: {e}")))
-    });
-    // Whatever hangs from here on, the process ends.
-    std::thread::spawn(|| {
-        std::thread::sleep(STOP_GRACE);
-        std::process::exit(2);
+            .serve_with_incoming_shutdown(incoming, stopping);
+        // A graceful shutdown waits for every connection to close, but the peers' Raft
+        // streams stay open as long as the peers run, and they may be stopping too and
+        // waiting for ours: drain for at most DRAIN, then stop regardless.
+        tokio::select! {
+            served = serve => {
+                served.map_err(|e| unavailable(format!("node {id}: gRPC server: {e}")))
+            }
+            () = async {
+                if stopped.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(DRAIN).await;
+            } => Ok(()),
+        }
     });
     node.stop();
     local.shutdown();
