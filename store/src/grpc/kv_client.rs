@@ -9,6 +9,7 @@ use parking_lot::RwLock;
 use tokio::runtime::Handle;
 use tonic::transport::Channel;
 
+use super::link::{Link, Waiting};
 use super::uri;
 use crate::config::LatencyModel;
 use crate::error::{Error, Result};
@@ -17,12 +18,7 @@ use crate::node::{NodeMsg, ProposeTask, ReadTask};
 use crate::topology::{NodeId, RegionId, ZoneId};
 use crate::transport::{ClientTransport, Inbound};
 use crate::wire::pb::admin_client::AdminClient as PbAdminClient;
-use crate::wire::pb::kv_client::KvClient;
 use crate::wire::{self, pb};
-
-/// Slack past a request's deadline before the client gives up on the call: the node answers
-/// `Timeout` itself at the deadline, which is the better answer.
-const CALL_SLACK: Duration = Duration::from_millis(50);
 
 /// A lazily connected channel to `addr`.
 ///
@@ -44,10 +40,9 @@ pub(crate) fn channel(addr: &str) -> Result<Channel> {
         .connect_lazy())
 }
 
-/// Client requests over gRPC to node processes.
+/// Client requests over gRPC to node processes: one [`Link`] per node.
 pub struct KvTransport {
-    rt: Handle,
-    nodes: HashMap<NodeId, KvClient<Channel>>,
+    links: HashMap<NodeId, Link>,
     zones: HashMap<NodeId, ZoneId>,
     latency: LatencyModel,
     /// Nodes known to be down (stopped by the cluster): requests fail at once, as in-process.
@@ -56,7 +51,7 @@ pub struct KvTransport {
 
 impl std::fmt::Debug for KvTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KvTransport").field("nodes", &self.nodes.len()).finish_non_exhaustive()
+        f.debug_struct("KvTransport").field("nodes", &self.links.len()).finish_non_exhaustive()
     }
 }
 
@@ -74,14 +69,11 @@ impl KvTransport {
         latency: LatencyModel,
     ) -> Result<Arc<Self>> {
         let _guard = rt.enter();
-        let mut nodes = HashMap::new();
+        let mut links = HashMap::new();
         for (&id, addr) in addrs {
-            let client = KvClient::new(channel(addr)?)
-                .max_decoding_message_size(usize::MAX)
-                .max_encoding_message_size(usize::MAX);
-            nodes.insert(id, client);
+            links.insert(id, Link::open(&rt, id, channel(addr)?));
         }
-        Ok(Arc::new(Self { rt, nodes, zones, latency, down: RwLock::new(HashSet::new()) }))
+        Ok(Arc::new(Self { links, zones, latency, down: RwLock::new(HashSet::new()) }))
     }
 
     /// Marks `node` as down (`true`) or up again.
@@ -93,15 +85,15 @@ impl KvTransport {
         }
     }
 
-    fn client(&self, node: NodeId) -> Result<KvClient<Channel>> {
+    fn link(&self, node: NodeId) -> Result<&Link> {
         if self.down.read().contains(&node) {
             return Err(Error::Unavailable(format!("node {node} is down")));
         }
-        self.nodes.get(&node).cloned().ok_or_else(|| Error::Unavailable(format!("no node {node}")))
+        self.links.get(&node).ok_or_else(|| Error::Unavailable(format!("no node {node}")))
     }
 
     fn read(&self, zone: ZoneId, node: NodeId, task: ReadTask) -> Result<()> {
-        let mut kv = self.client(node)?;
+        let link = self.link(node)?;
         let timeout = task.deadline.saturating_duration_since(Instant::now());
         let req = pb::ReadRequest {
             region: task.region,
@@ -111,28 +103,11 @@ impl KvTransport {
             op: Some(wire::read_op_to_pb(&task.op)),
             zone: zone as u64,
         };
-        self.rt.spawn(async move {
-            let mut req = tonic::Request::new(req);
-            req.set_timeout(timeout + CALL_SLACK);
-            let answer = match kv.read(req).await {
-                Ok(reply) => match reply.into_inner().outcome {
-                    Some(pb::read_reply::Outcome::Answer(a)) => wire::answer_from_pb(a),
-                    Some(pb::read_reply::Outcome::Error(e)) => Err(wire::error_from_pb(e)),
-                    None => Err(Error::Corruption(format!("node {node} sent an empty answer"))),
-                },
-                // A read changes nothing, so any failed call may go elsewhere.
-                Err(status) => Err(match status.code() {
-                    tonic::Code::DeadlineExceeded => Error::Timeout(format!("node {node}")),
-                    _ => Error::Unavailable(format!("node {node}: {}", status.message())),
-                }),
-            };
-            let _ = task.reply.send(answer);
-        });
-        Ok(())
+        link.send(pb::call::Request::Read(req), task.deadline, Waiting::Read(task.reply))
     }
 
     fn write(&self, zone: ZoneId, node: NodeId, task: ProposeTask) -> Result<()> {
-        let mut kv = self.client(node)?;
+        let link = self.link(node)?;
         let timeout = task.deadline.saturating_duration_since(Instant::now());
         let req = pb::WriteRequest {
             region: task.region,
@@ -140,26 +115,7 @@ impl KvTransport {
             timeout_us: timeout.as_micros() as u64,
             zone: zone as u64,
         };
-        self.rt.spawn(async move {
-            let mut req = tonic::Request::new(req);
-            req.set_timeout(timeout + CALL_SLACK);
-            let answer = match kv.write(req).await {
-                Ok(reply) => match reply.into_inner().outcome {
-                    Some(pb::write_reply::Outcome::Node(n)) => Ok(n),
-                    Some(pb::write_reply::Outcome::Error(e)) => Err(wire::error_from_pb(e)),
-                    None => Err(Error::Corruption(format!("node {node} sent an empty answer"))),
-                },
-                // The call may have failed after the node received it: the write's outcome is
-                // unknown, and the client must not retry it.
-                Err(status) => Err(Error::Indeterminate(format!(
-                    "write to node {node}: {} ({:?})",
-                    status.message(),
-                    status.code()
-                ))),
-            };
-            let _ = task.reply.send(answer);
-        });
-        Ok(())
+        link.send(pb::call::Request::Write(req), task.deadline, Waiting::Write(task.reply))
     }
 }
 

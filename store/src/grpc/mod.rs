@@ -6,15 +6,17 @@
 //!   (TiKV's `raft_client.rs` shape). Delivery is best effort, as Raft expects: a batch that
 //!   cannot be sent (peer down, connection broken, peer's window full) is dropped, and the
 //!   stream reconnects.
-//! * [`KvTransport`] carries client requests to node processes: every request is one unary
-//!   call on the node's shared connection (HTTP/2 multiplexes the calls in flight), answered
-//!   into the request's own channel exactly as an in-process node answers it, so the one
-//!   client (`Client`) drives both kinds of cluster.
+//! * [`KvTransport`] carries client requests to node processes: per node one bidirectional
+//!   `Kv.Batch` stream (a [`link::Link`]) carrying batches of calls tagged with ids and
+//!   batches of answers back (TiKV's `BatchCommands` shape); each answer goes into the
+//!   request's own channel exactly as an in-process node answers it, so the one client
+//!   (`Client`) drives both kinds of cluster.
 //! * [`service`] serves a node's `Raft`, `Kv` and `Admin` services: it decodes each request
 //!   into the node's own request type and hands it to the node through its local network, the
 //!   same path an in-process request takes.
 
 mod kv_client;
+mod link;
 mod raft_client;
 pub mod service;
 

@@ -119,30 +119,90 @@ impl KvService {
     }
 }
 
-#[tonic::async_trait]
-impl pb::kv_server::Kv for KvService {
-    async fn read(
-        &self,
-        request: Request<pb::ReadRequest>,
-    ) -> std::result::Result<Response<pb::ReadReply>, Status> {
-        use pb::read_reply::Outcome;
-        let outcome = match KvService::read(self, request.into_inner()).await {
-            Ok(a) => Outcome::Answer(a),
-            Err(e) => Outcome::Error(wire::error_to_pb(&e)),
+impl KvService {
+    /// Serves one call and tags its answer with the call's id.
+    async fn call(&self, call: pb::Call) -> pb::Answer {
+        use pb::answer::Reply;
+        use pb::call::Request;
+        let reply = match call.request {
+            Some(Request::Read(r)) => Reply::Read(read_reply(self.read(r).await)),
+            Some(Request::Write(w)) => Reply::Write(write_reply(self.write(w).await)),
+            None => Reply::Read(read_reply(Err(Error::Corruption(format!(
+                "call {} carries no request",
+                call.id
+            ))))),
         };
-        Ok(Response::new(pb::ReadReply { outcome: Some(outcome) }))
+        pb::Answer { id: call.id, reply: Some(reply) }
     }
 
-    async fn write(
+    /// Serves the calls of one stream, many at a time, and sends their answers back in
+    /// batches of those ready together. Ends when the client closed its side and every call
+    /// is answered, or when the client stops listening.
+    async fn serve_calls(
+        self,
+        mut calls: Streaming<pb::Calls>,
+        answers: tokio::sync::mpsc::Sender<std::result::Result<pb::Answers, Status>>,
+    ) {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        use futures_util::FutureExt;
+        let mut pending = FuturesUnordered::new();
+        let mut open = true;
+        loop {
+            tokio::select! {
+                batch = calls.message(), if open => match batch {
+                    Ok(Some(batch)) => pending.extend(batch.calls.into_iter().map(|c| self.call(c))),
+                    // The client closed its side (or the connection broke): answer what is
+                    // in flight, then end.
+                    Ok(None) | Err(_) => open = false,
+                },
+                Some(first) = pending.next() => {
+                    let mut ready = vec![first];
+                    while let Some(Some(answer)) = pending.next().now_or_never() {
+                        ready.push(answer);
+                    }
+                    if answers.send(Ok(pb::Answers { answers: ready })).await.is_err() {
+                        return;
+                    }
+                }
+                else => return,
+            }
+        }
+    }
+}
+
+fn read_reply(answer: Result<pb::ReadAnswer>) -> pb::ReadReply {
+    use pb::read_reply::Outcome;
+    let outcome = match answer {
+        Ok(a) => Outcome::Answer(a),
+        Err(e) => Outcome::Error(wire::error_to_pb(&e)),
+    };
+    pb::ReadReply { outcome: Some(outcome) }
+}
+
+fn write_reply(answer: Result<NodeId>) -> pb::WriteReply {
+    use pb::write_reply::Outcome;
+    let outcome = match answer {
+        Ok(n) => Outcome::Node(n),
+        Err(e) => Outcome::Error(wire::error_to_pb(&e)),
+    };
+    pb::WriteReply { outcome: Some(outcome) }
+}
+
+/// Answer batches a stream may have ready before the client reads them.
+const ANSWER_BATCHES_QUEUED: usize = 64;
+
+#[tonic::async_trait]
+impl pb::kv_server::Kv for KvService {
+    type BatchStream =
+        tokio_stream::wrappers::ReceiverStream<std::result::Result<pb::Answers, Status>>;
+
+    async fn batch(
         &self,
-        request: Request<pb::WriteRequest>,
-    ) -> std::result::Result<Response<pb::WriteReply>, Status> {
-        use pb::write_reply::Outcome;
-        let outcome = match KvService::write(self, request.into_inner()).await {
-            Ok(n) => Outcome::Node(n),
-            Err(e) => Outcome::Error(wire::error_to_pb(&e)),
-        };
-        Ok(Response::new(pb::WriteReply { outcome: Some(outcome) }))
+        request: Request<Streaming<pb::Calls>>,
+    ) -> std::result::Result<Response<Self::BatchStream>, Status> {
+        let (tx, rx) = tokio::sync::mpsc::channel(ANSWER_BATCHES_QUEUED);
+        tokio::spawn(self.clone().serve_calls(request.into_inner(), tx));
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 }
 
