@@ -144,6 +144,11 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
             } => Ok(()),
         }
     });
+    // Also when the server ended without a stop signal (its own error).
+    std::thread::spawn(|| {
+        std::thread::sleep(STOP_GRACE);
+        std::process::exit(2);
+    });
     node.stop();
     local.shutdown();
     rt.shutdown_timeout(Duration::from_secs(1));
