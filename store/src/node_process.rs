@@ -109,11 +109,6 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
     let (stopped_tx, stopped) = tokio::sync::oneshot::channel();
     let stopping = async move {
         stop_signal(lifeline).await;
-        // Whatever hangs from here on, the process ends.
-        std::thread::spawn(|| {
-            std::thread::sleep(STOP_GRACE);
-            std::process::exit(2);
-        });
         let _ = stopped_tx.send(());
     };
     let served = rt.block_on(async move {
@@ -144,7 +139,7 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
             } => Ok(()),
         }
     });
-    // Also when the server ended without a stop signal (its own error).
+    // Whatever hangs from here on, the process ends.
     std::thread::spawn(|| {
         std::thread::sleep(STOP_GRACE);
         std::process::exit(2);

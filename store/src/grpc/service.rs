@@ -117,9 +117,7 @@ impl KvService {
         // A node that stops with the proposal in its log cannot say whether it was applied.
         rx.await.map_err(|_| Error::Indeterminate("the node stopped".into()))?
     }
-}
 
-impl KvService {
     /// Serves one call and tags its answer with the call's id.
     async fn call(&self, call: pb::Call) -> pb::Answer {
         use pb::answer::Reply;
