@@ -40,13 +40,12 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{ClientConfig, ReadPolicy, ReplicaChoice};
 use crate::engine::{KvPair, WriteBatch};
 use crate::error::{Error, Result};
-use crate::node::{
-    try_local_get, NodeMsg, PoolContext, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue,
+use crate::request::{
+    Inbound, NodeMsg, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue, Staleness,
 };
-use crate::raftstore::Staleness;
 use crate::stages::ReadStages;
 use crate::topology::{NodeId, Region, RegionId, Topology};
-use crate::transport::{ClientTransport, Inbound};
+use crate::transport::ClientTransport;
 
 /// The answer to [`Client::get`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,38 +110,31 @@ impl PendingWrite {
     }
 }
 
-/// A get in flight: sent by [`Client::submit_get`], answered by [`Client::wait_get`].
+/// A get in flight: sent by [`Client::submit_get`], answered by [`Client::wait_get`]. Its
+/// first attempt's outcome arrives on `outcome`.
 #[derive(Debug)]
 #[must_use = "a pending get is answered only by Client::wait_get"]
-pub struct PendingGet(Pending);
+pub struct PendingGet {
+    key: Vec<u8>,
+    /// When `submit_get` was called.
+    started: Instant,
+    deadline: Instant,
+    attempt_deadline: Instant,
+    /// When the first attempt went out, and to which node.
+    sent: Instant,
+    node: NodeId,
+    outcome: Result<oneshot::Receiver<Result<ReadResponse>>>,
+}
 
 impl PendingGet {
     /// Whether [`Client::wait_get`] would return at once (the first attempt answered or
     /// failed): a pipelining caller collects these first.
     pub fn is_answered(&self) -> bool {
-        match &self.0 {
-            Pending::Answered(_) | Pending::Sent { outcome: Err(_), .. } => true,
-            Pending::Sent { outcome: Ok(rx), .. } => rx.has_message() || rx.is_closed(),
+        match &self.outcome {
+            Err(_) => true,
+            Ok(rx) => rx.has_message() || rx.is_closed(),
         }
     }
-}
-
-#[derive(Debug)]
-enum Pending {
-    /// Answered at submission (served on the client's thread, or failed before sending).
-    Answered(Result<ReadResult>),
-    /// Sent to a node: the first attempt's outcome arrives on `outcome`.
-    Sent {
-        key: Vec<u8>,
-        /// When `submit_get` was called.
-        started: Instant,
-        deadline: Instant,
-        attempt_deadline: Instant,
-        /// When the first attempt went out, and to which node.
-        sent: Instant,
-        node: NodeId,
-        outcome: Result<oneshot::Receiver<Result<ReadResponse>>>,
-    },
 }
 
 /// What a client needs of the cluster: its region layout, the way to its nodes (the
@@ -166,10 +158,6 @@ pub struct Client {
     net: Arc<ClientNet>,
     config: ClientConfig,
     leaders: HashMap<RegionId, NodeId>,
-    /// Inline pools this client serves lease and stale gets from (see
-    /// [`crate::transport::ChannelTransport::instant_inline_pool`]); refreshed when a node
-    /// stops or restarts.
-    inline_pools: HashMap<NodeId, Arc<PoolContext>>,
     rr: usize,
     rng: ChaCha8Rng,
 }
@@ -184,7 +172,7 @@ impl Client {
     pub(crate) fn new(net: Arc<ClientNet>, config: ClientConfig) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(config.seed);
         let rr = config.seed as usize;
-        Self { net, config, leaders: HashMap::new(), inline_pools: HashMap::new(), rr, rng }
+        Self { net, config, leaders: HashMap::new(), rr, rng }
     }
 
     /// This client's settings.
@@ -212,42 +200,15 @@ impl Client {
     /// [`Client::wait_get`], in any order. A node batches the reads that wait at the same time
     /// into one ReadIndex round, so reads in flight raise throughput where a blocking client
     /// is bound by the round's latency.
-    ///
-    /// Lease and stale reads that the client serves on its own thread (inline pools, no
-    /// emulated latency) are answered before this returns.
     pub fn submit_get(&mut self, key: &[u8]) -> PendingGet {
         let started = Instant::now();
         let deadline = started + self.config.timeout;
         let net = self.net.clone();
         let region = net.topology.locate(key);
-        let policy = self.config.read_policy;
-        if matches!(policy, ReadPolicy::Lease | ReadPolicy::Stale) {
-            // Inline pools without emulated latency: decide and read on this thread.
-            let node = self.pick(region, 0);
-            let max_staleness = self.config.max_staleness;
-            if let Some(ctx) = self.inline_pool(node) {
-                let local = try_local_get(ctx, region.id, key, policy, max_staleness);
-                if let Some(Ok(mut resp)) = local {
-                    self.learn_leader(region.id, &resp);
-                    // Served on this thread: everything but the engine read was the client's.
-                    let took = started.elapsed();
-                    resp.stages.client = took.saturating_sub(resp.stages.engine);
-                    return PendingGet(Pending::Answered(Ok(to_read_result(resp))));
-                }
-            }
-        }
         let sent = Instant::now();
         let (outcome, attempt_deadline, node) =
             self.send_read(region, ReadOp::Get(key.to_vec()), None, 0, deadline);
-        PendingGet(Pending::Sent {
-            key: key.to_vec(),
-            started,
-            deadline,
-            attempt_deadline,
-            sent,
-            node,
-            outcome,
-        })
+        PendingGet { key: key.to_vec(), started, deadline, attempt_deadline, sent, node, outcome }
     }
 
     /// Waits for the answer to a get sent by [`Client::submit_get`], retrying it like
@@ -257,12 +218,7 @@ impl Client {
     ///
     /// As [`Client::get`].
     pub fn wait_get(&mut self, pending: PendingGet) -> Result<ReadResult> {
-        let (key, started, deadline, attempt_deadline, sent, node, outcome) = match pending.0 {
-            Pending::Answered(result) => return result,
-            Pending::Sent { key, started, deadline, attempt_deadline, sent, node, outcome } => {
-                (key, started, deadline, attempt_deadline, sent, node, outcome)
-            }
-        };
+        let PendingGet { key, started, deadline, attempt_deadline, sent, node, outcome } = pending;
         let first = outcome.and_then(|rx| wait(&rx, attempt_deadline));
         let net = self.net.clone();
         let region = net.topology.locate(&key);
@@ -364,20 +320,6 @@ impl Client {
             }
         }
         Ok(BatchGetResult { values, nodes })
-    }
-
-    /// `node`'s inline pool when the client may serve from it, cached: looking it up takes
-    /// the transport's lock and bumps a reference count shared by every client thread.
-    fn inline_pool(&mut self, node: NodeId) -> Option<&PoolContext> {
-        let live = self
-            .inline_pools
-            .get(&node)
-            .is_some_and(|ctx| !ctx.stop.load(std::sync::atomic::Ordering::Acquire));
-        if !live {
-            let ctx = self.net.transport.instant_inline_pool(node)?;
-            self.inline_pools.insert(node, ctx);
-        }
-        self.inline_pools.get(&node).map(|ctx| &**ctx)
     }
 
     fn attempt_timeout(&self) -> Duration {

@@ -17,6 +17,7 @@ mod metrics;
 mod node;
 mod node_process;
 mod raftstore;
+mod request;
 mod stages;
 mod topology;
 mod transport;
@@ -38,9 +39,9 @@ pub use error::{Error, Result};
 pub use grpc::node_metrics;
 pub use metrics::{NodeMetrics, ReadCounts, RegionMetrics};
 pub use node_process::run_node;
-pub use raftstore::Staleness;
+pub use request::{RaftEnvelope, Staleness};
 pub use stages::ReadStages;
 pub use topology::{
     default_split_keys, ycsb_key, Index, NodeId, Region, RegionId, Topology, ZoneId,
 };
-pub use transport::{ClientTransport, RaftEnvelope, Transport};
+pub use transport::{ClientTransport, Transport};

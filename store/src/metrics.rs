@@ -1,14 +1,13 @@
 //! Per-node and per-region counters, readable by the harness at any time.
 //!
 //! Nodes bump relaxed atomics in [`NodeStats`]; [`crate::Cluster::metrics`] turns them and each
-//! peer's [`crate::raftstore::PeerShared`] into plain [`NodeMetrics`] values. Counters survive
+//! peer's shared state (`PeerShared::metrics`) into plain [`NodeMetrics`] values. Counters survive
 //! a node restart (the cluster keeps one `NodeStats` per node id).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::config::ReadPolicy;
-use crate::raftstore::PeerShared;
 use crate::topology::{Index, NodeId, RegionId, ZoneId};
 
 /// Live counters of one node.
@@ -184,27 +183,6 @@ impl NodeMetrics {
             max_apply_lag: regions.iter().map(|r| r.apply_lag).max().unwrap_or(0),
             regions,
             cpu: None,
-        }
-    }
-}
-
-impl RegionMetrics {
-    /// A snapshot of one region peer.
-    pub(crate) fn of(s: &PeerShared) -> Self {
-        let ord = Ordering::Relaxed;
-        let commit = s.commit.load(ord);
-        let applied = s.applied.load(ord);
-        RegionMetrics {
-            region: s.region,
-            is_leader: s.is_leader.load(ord),
-            leader: s.leader(),
-            term: s.term.load(ord),
-            commit_index: commit,
-            applied_index: applied,
-            apply_lag: commit.saturating_sub(applied),
-            reads_served: s.reads.load(ord),
-            writes_applied: s.writes_applied.load(ord),
-            leader_changes: s.leader_changes.load(ord),
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Message transport between nodes (and from clients to nodes), with network emulation and
 //! fault injection.
 //!
-//! Nodes send Raft messages through the [`Transport`] trait, so a TCP transport can replace the
-//! in-process one for multi-process clusters. [`ChannelTransport`] delivers through crossbeam
-//! channels and emulates a network:
+//! Nodes send Raft messages through the [`Transport`] trait: this in-process network, or gRPC
+//! across node processes (`grpc::RaftTransport`); clients send requests through
+//! [`ClientTransport`]. Both carry the node's own message types (`crate::request`).
+//! [`ChannelTransport`] delivers through crossbeam channels and emulates a network:
 //!
 //! * every node and client sits in a zone; a message from zone `a` to zone `b` is delivered
 //!   after [`LatencyModel::between`]`(a, b)` plus a seeded uniform jitter. Delayed messages wait
@@ -28,32 +29,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
-use raft::prelude::Message;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::LatencyModel;
 use crate::error::{Error, Result};
-use crate::node::{NodeMsg, PoolHandle, ReadTask};
-use crate::topology::{Index, NodeId, RegionId, ZoneId};
-
-/// A Raft message addressed to one region peer on another node.
-#[derive(Debug)]
-pub struct RaftEnvelope {
-    /// The region whose Raft group the message belongs to.
-    pub region: RegionId,
-    /// Sending node.
-    pub from: NodeId,
-    /// Receiving node.
-    pub to: NodeId,
-    /// The raft-rs message.
-    pub msg: Message,
-    /// When the sender handed it to the transport (used for stale-read ages).
-    pub sent_at: Instant,
-    /// The sender's commit index when it is the leader and has committed an entry of its own
-    /// term (a follower that applied it is as fresh as the leader was at `sent_at`).
-    pub leader_commit: Option<Index>,
-}
+use crate::request::{Inbound, NodeMsg, RaftEnvelope, ReadQueue};
+use crate::topology::{NodeId, ZoneId};
 
 /// Sends Raft messages between nodes. Delivery is best effort: messages may be delayed,
 /// reordered or dropped, which Raft tolerates.
@@ -80,11 +62,6 @@ pub trait ClientTransport: Send + Sync {
     fn reply_latency(&self, _from: ZoneId, _to: ZoneId) -> Duration {
         Duration::ZERO
     }
-    /// `node`'s inline read pool, when the client may serve lease and stale gets on its own
-    /// thread (in-process only).
-    fn instant_inline_pool(&self, _node: NodeId) -> Option<Arc<crate::node::PoolContext>> {
-        None
-    }
 }
 
 /// Where a node receives messages: its Raft thread and its read pool.
@@ -93,16 +70,7 @@ pub struct Endpoint {
     /// The Raft/Ready thread's inbox.
     pub raft: Sender<NodeMsg>,
     /// The read pool.
-    pub pool: PoolHandle,
-}
-
-/// A message for a node, routed to its Raft thread or its read pool.
-#[derive(Debug)]
-pub enum Inbound {
-    /// For the Raft thread.
-    Raft(NodeMsg),
-    /// For the read pool.
-    Pool(ReadTask),
+    pub pool: Arc<dyn ReadQueue>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -192,18 +160,6 @@ impl ChannelTransport {
         base + Duration::from_nanos(self.rng.lock().gen_range(0..nanos))
     }
 
-    /// The inline read pool of `node` when requests reach it instantly (no emulated latency or
-    /// jitter): the client may then serve lease and stale gets on its own thread.
-    pub fn instant_inline_pool(&self, node: NodeId) -> Option<Arc<crate::node::PoolContext>> {
-        if !self.latency.is_zero() {
-            return None;
-        }
-        match &self.endpoints.read().get(&node)?.pool {
-            PoolHandle::Inline(ctx) => Some(ctx.clone()),
-            PoolHandle::Threads(_) => None,
-        }
-    }
-
     /// Registers a (re)started node's endpoint.
     pub fn register(&self, node: NodeId, endpoint: Endpoint) {
         self.endpoints.write().insert(node, endpoint);
@@ -290,7 +246,7 @@ impl ChannelTransport {
         }
         let inline_pool = match self.endpoints.read().get(&node) {
             None => return Err(Error::Unavailable(format!("node {node} is down"))),
-            Some(ep) => matches!(ep.pool, PoolHandle::Inline(_)),
+            Some(ep) => ep.pool.is_inline(),
         };
         if inline_pool && matches!(msg, Inbound::Pool(_)) {
             // A read for an inline pool runs on the thread that delivers it, so it must not be
@@ -360,9 +316,6 @@ impl ClientTransport for ChannelTransportHandle {
     }
     fn reply_latency(&self, from: ZoneId, to: ZoneId) -> Duration {
         self.0.latency(from, to)
-    }
-    fn instant_inline_pool(&self, node: NodeId) -> Option<Arc<crate::node::PoolContext>> {
-        self.0.instant_inline_pool(node)
     }
 }
 

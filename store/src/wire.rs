@@ -16,10 +16,8 @@ use crate::config::ReadPolicy;
 use crate::engine::{WriteBatch, WriteOp};
 use crate::error::{Error, Result};
 use crate::metrics::{NodeMetrics, ReadCounts, RegionMetrics};
-use crate::node::{ReadOp, ReadResponse, ReadValue};
-use crate::raftstore::Staleness;
+use crate::request::{RaftEnvelope, ReadOp, ReadResponse, ReadValue, Staleness};
 use crate::stages::ReadStages;
-use crate::transport::RaftEnvelope;
 
 /// The generated messages and services.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

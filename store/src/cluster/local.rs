@@ -16,9 +16,10 @@ use super::Nodes;
 use crate::config::{ClusterConfig, RaftLogStore};
 use crate::engine::{open_engine, CrashableEngine, Engine, EngineKind};
 use crate::error::{Error, Result};
-use crate::metrics::{NodeMetrics, NodeStats, RegionMetrics};
-use crate::node::{Node, NodeMsg, NodeParams};
+use crate::metrics::{NodeMetrics, NodeStats};
+use crate::node::{Node, NodeParams};
 use crate::raftstore::{Clock, PeerShared};
+use crate::request::NodeMsg;
 use crate::topology::{NodeId, RegionId, Topology};
 use crate::transport::{ChannelTransport, ChannelTransportHandle, ClientTransport};
 
@@ -210,7 +211,7 @@ impl Nodes for LocalNodes {
         for (&id, stats) in &self.stats {
             let regions = peers
                 .get(&id)
-                .map(|m| m.values().map(|s| RegionMetrics::of(s)).collect())
+                .map(|m| m.values().map(|s| s.metrics()).collect())
                 .unwrap_or_default();
             let zone = self.transport.zone_of(id);
             out.push(NodeMetrics::from_stats(id, zone, nodes.contains_key(&id), stats, regions));

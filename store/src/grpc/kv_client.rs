@@ -14,9 +14,9 @@ use super::uri;
 use crate::config::LatencyModel;
 use crate::error::{Error, Result};
 use crate::metrics::NodeMetrics;
-use crate::node::{NodeMsg, ProposeTask, ReadTask};
+use crate::request::{Inbound, NodeMsg, ProposeTask, ReadTask};
 use crate::topology::{NodeId, RegionId, ZoneId};
-use crate::transport::{ClientTransport, Inbound};
+use crate::transport::ClientTransport;
 use crate::wire::pb::admin_client::AdminClient as PbAdminClient;
 use crate::wire::{self, pb};
 

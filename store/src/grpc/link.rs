@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 use tonic::Streaming;
 
 use crate::error::{Error, Result};
-use crate::node::{ReadResponse, Reply};
+use crate::request::{ReadResponse, Reply};
 use crate::topology::NodeId;
 use crate::wire::pb::kv_client::KvClient;
 use crate::wire::{self, pb};

@@ -9,8 +9,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::uri;
+use crate::request::RaftEnvelope;
 use crate::topology::NodeId;
-use crate::transport::{ChannelTransport, RaftEnvelope, Transport};
+use crate::transport::{ChannelTransport, Transport};
 use crate::wire::pb::raft_client::RaftClient;
 use crate::wire::{self, pb};
 

@@ -13,10 +13,10 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::config::ReadPolicy;
 use crate::error::{Error, Result};
 use crate::metrics::{NodeMetrics, NodeStats, RegionMetrics};
-use crate::node::{NodeMsg, ProposeTask, ReadTask};
 use crate::raftstore::PeerShared;
+use crate::request::{Inbound, NodeMsg, ProposeTask, ReadTask};
 use crate::topology::{NodeId, RegionId, ZoneId};
-use crate::transport::{ChannelTransport, Inbound};
+use crate::transport::ChannelTransport;
 use crate::wire::{self, pb};
 
 /// What the services know of their node.
@@ -207,7 +207,7 @@ impl pb::kv_server::Kv for KvService {
 impl NodeState {
     /// The node's metrics now.
     pub fn metrics(&self) -> NodeMetrics {
-        let regions = self.peers.values().map(|s| RegionMetrics::of(s)).collect();
+        let regions = self.peers.values().map(|s| s.metrics()).collect();
         NodeMetrics::from_stats(self.id, self.zone, true, &self.stats, regions)
     }
 

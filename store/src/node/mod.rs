@@ -28,34 +28,16 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-pub use read_pool::{
-    try_local_get, PoolContext, PoolHandle, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue,
-    Reply,
-};
+use read_pool::PoolHandle;
 
 use crate::config::ClusterConfig;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::metrics::NodeStats;
 use crate::raftstore::{Clock, Peer, PeerContext, PeerShared, PeerStorage, WriteTask};
+use crate::request::NodeMsg;
 use crate::topology::{NodeId, RegionId, Topology};
-use crate::transport::{ChannelTransport, Endpoint, RaftEnvelope, Transport};
-
-/// A message for a node's Raft thread.
-#[derive(Debug)]
-pub enum NodeMsg {
-    /// A Raft message from another node (boxed: a raft-rs `Message` is large, and every
-    /// message in the inbox, reads and writes included, would otherwise be as large).
-    Raft(Box<RaftEnvelope>),
-    /// A client write.
-    Propose(ProposeTask),
-    /// A read that needs a ReadIndex round.
-    Read(ReadTask),
-    /// Hand a region's leadership to a node.
-    TransferLeader(RegionId, NodeId),
-    /// Start an election for a region.
-    Campaign(RegionId),
-}
+use crate::transport::{ChannelTransport, Endpoint, Transport};
 
 /// Everything a node is started with.
 pub struct NodeParams {
@@ -171,7 +153,7 @@ impl Node {
             .spawn(move || raft_loop.run())
             .map_err(|e| Error::Unavailable(format!("spawn raft thread: {e}")))?;
         threads.push(h);
-        p.transport.register(p.id, Endpoint { raft: raft_tx.clone(), pool });
+        p.transport.register(p.id, Endpoint { raft: raft_tx.clone(), pool: Arc::new(pool) });
         Ok(Node { id: p.id, peers: shared, raft_tx, stop, paused, threads, transport: p.transport })
     }
 

@@ -16,8 +16,8 @@ use super::*;
 use crate::config::{LatencyModel, ReadPolicy};
 use crate::engine::{EngineSnapshot, KeyRange, KvPair, MemoryEngine, WriteBatch};
 use crate::keys;
-use crate::node::read_pool::{ReadOp, ReadResponse};
 use crate::raftstore::PeerStorage;
+use crate::request::{ProposeTask, RaftEnvelope, ReadOp, ReadResponse, ReadTask};
 use crate::transport::{ChannelTransport, ChannelTransportHandle, Endpoint};
 
 /// One node's Ready loop, pumped by the test.
@@ -96,7 +96,7 @@ impl TestNet {
             let (tx, inbox) = crossbeam_channel::unbounded();
             let (pool_tx, pool_rx) = crossbeam_channel::unbounded();
             let pool = PoolHandle::Threads(pool_tx);
-            transport.register(id, Endpoint { raft: tx.clone(), pool: pool.clone() });
+            transport.register(id, Endpoint { raft: tx.clone(), pool: Arc::new(pool.clone()) });
             let raft = RaftLoop {
                 stash: Vec::new(),
                 node: id,

@@ -10,5 +10,5 @@ pub mod shared;
 pub mod storage;
 
 pub use peer::{Peer, PeerContext};
-pub use shared::{Clock, PeerShared, Staleness};
+pub use shared::{Clock, PeerShared};
 pub use storage::{PeerStorage, WriteTask};

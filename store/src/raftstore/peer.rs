@@ -56,10 +56,10 @@ use crate::engine::WriteBatch;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::metrics::NodeStats;
-use crate::node::{PoolHandle, ProposeTask, ReadTask, Reply};
 use crate::raftstore::{Clock, PeerShared, PeerStorage, WriteTask};
+use crate::request::{ProposeTask, RaftEnvelope, ReadQueue, ReadTask, Reply};
 use crate::topology::{Index, NodeId, Region};
-use crate::transport::{RaftEnvelope, Transport};
+use crate::transport::Transport;
 
 /// What a peer needs from its node while handling events.
 pub struct PeerContext<'a> {
@@ -68,7 +68,7 @@ pub struct PeerContext<'a> {
     /// Outgoing Raft messages.
     pub transport: &'a dyn Transport,
     /// The read pool.
-    pub pool: &'a PoolHandle,
+    pub pool: &'a dyn ReadQueue,
     /// The node clock.
     pub clock: Clock,
     /// Node counters.

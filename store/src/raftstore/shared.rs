@@ -30,16 +30,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::Failpoints;
+use crate::metrics::RegionMetrics;
+use crate::request::Staleness;
 use crate::topology::{Index, NodeId, RegionId};
-
-/// How stale a stale read may be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Staleness {
-    /// Applied-index lag behind the last commit index this replica heard from the leader.
-    pub index_lag: u64,
-    /// Milliseconds since the replica was last known to be up to date with the leader.
-    pub age_ms: u64,
-}
 
 /// A monotonic clock with an epoch, so instants fit in atomics as nanoseconds.
 #[derive(Clone, Copy, Debug)]
@@ -186,6 +179,25 @@ impl PeerShared {
         Staleness {
             index_lag: seen.saturating_sub(applied),
             age_ms: now_ns.saturating_sub(safe).div_ceil(1_000_000),
+        }
+    }
+
+    /// A snapshot of this peer's state and counters.
+    pub fn metrics(&self) -> RegionMetrics {
+        let ord = Ordering::Relaxed;
+        let commit = self.commit.load(ord);
+        let applied = self.applied.load(ord);
+        RegionMetrics {
+            region: self.region,
+            is_leader: self.is_leader.load(ord),
+            leader: self.leader(),
+            term: self.term.load(ord),
+            commit_index: commit,
+            applied_index: applied,
+            apply_lag: commit.saturating_sub(applied),
+            reads_served: self.reads.load(ord),
+            writes_applied: self.writes_applied.load(ord),
+            leader_changes: self.leader_changes.load(ord),
         }
     }
 }
