@@ -428,3 +428,39 @@ fn e_queued_reads_expire_while_rounds_keep_failing() {
     assert!(waiting.iter().all(|rx| !rx.has_message()), "the long reads still wait for a leader");
     assert!(n2.pool_rx.try_recv().is_err(), "nothing was served");
 }
+
+/// Issue 12: followers' ReadIndex requests join the leader's own next round. Both followers
+/// and the leader queue a read at once; the leader confirms all three with one heartbeat
+/// broadcast (2 heartbeats) and answers each follower (2 `MsgReadIndexResp`): 4 messages,
+/// where raft-rs's own handling broadcast once per request (8). Every read then reaches its
+/// pool with the round's read index applied.
+#[test]
+fn followers_read_index_requests_share_the_leaders_round() {
+    let mut net = TestNet::new(config(1), &[1, 2, 3], memory);
+    net.elect(1, 1);
+    // Let the first lease renewal round (and anything else after the election) finish.
+    net.pump_all(5);
+    let sent = |net: &mut TestNet| net.node(1).raft.stats.msgs_sent.load(Ordering::Relaxed);
+    let before = sent(&mut net);
+    let long = Duration::from_secs(30);
+    let mut answers = Vec::new();
+    for (node, policy) in
+        [(2, ReadPolicy::Follower), (3, ReadPolicy::Follower), (1, ReadPolicy::Leader)]
+    {
+        let (task, rx) = read_task(1, policy, long);
+        answers.push(rx);
+        net.node(node).send(NodeMsg::Read(task));
+    }
+    // The followers send their requests; the leader finds both in its inbox with its own read.
+    net.node(2).pump();
+    net.node(3).pump();
+    net.node(1).pump();
+    net.pump_all(4);
+    assert_eq!(sent(&mut net) - before, 4, "one broadcast for three reads, two answers");
+    for node in [1, 2, 3] {
+        let task = net.node(node).pool_rx.try_recv().unwrap_or_else(|_| {
+            panic!("node {node}'s read did not reach its pool");
+        });
+        assert!(task.ready, "node {node}'s read was served after its read index");
+    }
+}

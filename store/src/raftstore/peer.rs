@@ -23,6 +23,16 @@
 //! task waits until the applied index reaches the read index, then goes to the read pool.
 //! Leader-only reads (leader, lease fallback) at a non-leader are answered `NotLeader`.
 //!
+//! A follower's round reaches the leader as a `MsgReadIndex`. raft-rs would confirm each one
+//! with a heartbeat broadcast of its own; a leader here instead lets the followers' requests
+//! that arrived since its last round join its next one and answers each with that round's
+//! read index (a `MsgReadIndexResp`, as raft-rs builds it). That is as safe as raft-rs's own
+//! answer: the round is issued after the request arrived, at the leader's commit index then,
+//! and a heartbeat quorum confirms the leadership after that — but a leader whose two
+//! followers read too runs one broadcast per round instead of three, and each follower gets
+//! one heartbeat per round instead of three. (raft-rs's own comment on `MsgReadIndex` names
+//! this piggybacking as the better design.)
+//!
 //! **Proposals** remember the (index, term) raft-rs assigned; applying an entry answers the
 //! proposal with the same index — success if the term matches, `NotLeader` otherwise (another
 //! entry took its place: it will never commit). A leader that steps down or stops answers its
@@ -83,9 +93,18 @@ struct Proposal {
 
 struct PendingRead {
     tasks: Vec<ReadTask>,
+    /// Followers' `MsgReadIndex` requests this leader's round answers too.
+    remote: Vec<Message>,
     issued_ns: u64,
     issued_at: Instant,
     term: u64,
+}
+
+impl PendingRead {
+    /// A lease renewal: a round for no read at all.
+    fn is_renewal(&self) -> bool {
+        self.tasks.is_empty() && self.remote.is_empty()
+    }
 }
 
 /// One region replica (see the module docs).
@@ -97,6 +116,8 @@ pub struct Peer {
     pub shared: Arc<PeerShared>,
     proposals: VecDeque<Proposal>,
     read_batch: Vec<ReadTask>,
+    /// Followers' `MsgReadIndex` requests waiting for this leader's next round.
+    remote_batch: Vec<Message>,
     pending_reads: HashMap<Vec<u8>, PendingRead>,
     waiting_apply: Vec<(Index, ReadTask)>,
     fresh: VecDeque<(Index, u64)>,
@@ -160,6 +181,7 @@ impl Peer {
             shared,
             proposals: VecDeque::new(),
             read_batch: Vec::new(),
+            remote_batch: Vec::new(),
             pending_reads: HashMap::new(),
             waiting_apply: Vec::new(),
             fresh: VecDeque::new(),
@@ -230,8 +252,18 @@ impl Peer {
             && msg.get_msg_type() == MessageType::MsgAppendResponse
     }
 
-    /// Steps a message from another node.
+    /// Steps a message from another node. A follower's ReadIndex request at a leader joins
+    /// the leader's own next round instead (see the module docs).
     pub fn step(&mut self, env: RaftEnvelope, ctx: &PeerContext<'_>) {
+        let msg = &env.msg;
+        if self.is_leader()
+            && msg.get_msg_type() == MessageType::MsgReadIndex
+            && msg.from != ctx.node
+            && msg.entries.len() == 1
+        {
+            self.remote_batch.push(env.msg);
+            return;
+        }
         let (term, from) = (env.msg.term, env.from);
         let _ = self.raw.step(env.msg);
         // Freshness (see the module docs): only from the current leader, in the current term.
@@ -302,7 +334,12 @@ impl Peer {
         self.read_batch.push(task);
     }
 
-    fn issue_read_index(&mut self, tasks: Vec<ReadTask>, ctx: &PeerContext<'_>) {
+    fn issue_read_index(
+        &mut self,
+        tasks: Vec<ReadTask>,
+        remote: Vec<Message>,
+        ctx: &PeerContext<'_>,
+    ) {
         self.next_ctx = self.next_ctx.wrapping_add(1);
         let mut rctx = Vec::with_capacity(16);
         rctx.extend_from_slice(&ctx.node.to_be_bytes());
@@ -311,6 +348,7 @@ impl Peer {
         self.raw.read_index(rctx.clone());
         let pending = PendingRead {
             tasks,
+            remote,
             issued_ns: ctx.clock.now_ns(),
             issued_at: Instant::now(),
             term: self.raw.raft.term,
@@ -331,7 +369,7 @@ impl Peer {
         // Lease renewal: an empty ReadIndex round when less than half the lease is left, at
         // most one per heartbeat interval, and only when its answer could grant a lease (and
         // raft-rs would not drop it: a leader that has not applied an entry of its term).
-        let renewing = self.pending_reads.values().any(|p| p.tasks.is_empty());
+        let renewing = self.pending_reads.values().any(PendingRead::is_renewal);
         let renewed_recently =
             self.last_renewal.is_some_and(|t| now.duration_since(t) < self.renew_interval);
         let term_applied = self.shared.applied_term.load(Ordering::Acquire) == self.raw.raft.term;
@@ -343,9 +381,10 @@ impl Peer {
                 < u128::from(self.lease_ns / 2)
         {
             self.last_renewal = Some(now);
-            self.issue_read_index(Vec::new(), ctx);
+            self.issue_read_index(Vec::new(), Vec::new(), ctx);
         }
         // Retry rounds raft-rs dropped (reads queued behind them join the retry); expire tasks.
+        // Followers' requests in them are dropped: each follower retries its own round.
         let stale: Vec<Vec<u8>> = self
             .pending_reads
             .iter()
@@ -357,7 +396,8 @@ impl Peer {
             let mut live = self.expire(p.tasks, now);
             if !live.is_empty() {
                 live.append(&mut self.read_batch);
-                self.issue_read_index(live, ctx);
+                let remote = std::mem::take(&mut self.remote_batch);
+                self.issue_read_index(live, remote, ctx);
             }
         }
         if !self.waiting_apply.is_empty() {
@@ -376,16 +416,21 @@ impl Peer {
     /// flight: then they wait and join the next round, issued as soon as that one returns
     /// (fewer, larger rounds; a round in flight longer than the retry interval does not count).
     fn issue_batch(&mut self, ctx: &PeerContext<'_>) {
-        if self.read_batch.is_empty() {
+        if !self.is_leader() {
+            // Followers' requests reached a peer that is no longer leader: they retry.
+            self.remote_batch.clear();
+        }
+        if self.read_batch.is_empty() && self.remote_batch.is_empty() {
             return;
         }
         let in_flight = self
             .pending_reads
             .values()
-            .any(|p| !p.tasks.is_empty() && p.issued_at.elapsed() < self.read_retry);
-        if !in_flight || self.read_batch.len() >= 1024 {
+            .any(|p| !p.is_renewal() && p.issued_at.elapsed() < self.read_retry);
+        if !in_flight || self.read_batch.len() + self.remote_batch.len() >= 1024 {
             let batch = std::mem::take(&mut self.read_batch);
-            self.issue_read_index(batch, ctx);
+            let remote = std::mem::take(&mut self.remote_batch);
+            self.issue_read_index(batch, remote, ctx);
         }
     }
 
@@ -600,11 +645,39 @@ impl Peer {
             if self.may_hold_lease() && p.term == self.raw.raft.term {
                 self.shared.lease_until_ns.fetch_max(p.issued_ns + self.lease_ns, Ordering::AcqRel);
             }
+            if self.is_leader() && p.term == self.raw.raft.term {
+                self.answer_remote(p.remote, rs.index, ctx);
+            }
             for t in p.tasks {
                 self.read_at(rs.index, t, ctx);
             }
         }
         self.issue_batch(ctx);
+    }
+
+    /// Answers followers' ReadIndex requests with the read index of the round that carried
+    /// them, as raft-rs would: `term` is this leader's term, which is also the term of the entry
+    /// at `index` (raft-rs answers ReadIndex only after the leader committed in its term), and
+    /// the follower may commit up to it.
+    fn answer_remote(&mut self, remote: Vec<Message>, index: Index, ctx: &PeerContext<'_>) {
+        if remote.is_empty() {
+            return;
+        }
+        let term = self.raw.raft.term;
+        let answers = remote
+            .into_iter()
+            .map(|mut req| {
+                let mut resp = Message::default();
+                resp.set_msg_type(MessageType::MsgReadIndexResp);
+                resp.from = ctx.node;
+                resp.to = req.from;
+                resp.term = term;
+                resp.index = index;
+                resp.set_entries(req.take_entries());
+                resp
+            })
+            .collect();
+        self.send(answers, ctx);
     }
 
     /// Refreshes the shared view after events that change no log state (ticks, steps).
