@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::cluster::local::open_disk_engines;
 use crate::cluster_file::ClusterFile;
+use crate::config::ClusterConfig;
 use crate::engine::EngineKind;
 use crate::engine::{Engine, MemoryEngine};
 use crate::error::{Error, Result};
@@ -31,9 +32,11 @@ use crate::wire::pb::admin_server::AdminServer;
 use crate::wire::pb::kv_server::KvServer;
 use crate::wire::pb::raft_server::RaftServer;
 
-/// Worker threads of a node's gRPC runtime (the node's own Raft and read-pool threads come on
-/// top).
+/// Worker threads of a node's gRPC runtime without a CPU budget (the node's own Raft and
+/// read-pool threads come on top); see [`grpc_threads`].
 const GRPC_THREADS: usize = 2;
+/// The most gRPC worker threads a node runs, however large its budget.
+const MAX_GRPC_THREADS: usize = 4;
 /// How long a node may take to stop once asked, before it exits regardless.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long a stopping node waits for its open connections to finish.
@@ -77,7 +80,7 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
         open_disk_engines(&config, &entry.dir)?
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(GRPC_THREADS)
+        .worker_threads(grpc_threads(&config, id))
         .thread_name(format!("kvlab-n{id}-grpc"))
         .enable_all()
         .build()
@@ -205,9 +208,36 @@ fn pin_to(cores: &[usize]) -> Result<()> {
         .map_err(|e| unavailable(format!("store.node_cores: cannot pin to {cores:?}: {e}")))
 }
 
+/// A node's gRPC worker threads: as many as the cores its CPU budget (`store.node_cpus`,
+/// rounded up) or its pinned cores (`store.node_cores`) give it, at most
+/// [`MAX_GRPC_THREADS`]; [`GRPC_THREADS`] without either. Within a quota of a quarter core a
+/// second worker adds only wake-ups and context switches: the threads take turns on the same
+/// quota (TiKV too sizes its pools to the cores it has).
+fn grpc_threads(config: &ClusterConfig, id: NodeId) -> usize {
+    let budget = config.node_cpus.map(|cpus| cpus.ceil() as usize);
+    let pinned = config.node_cores.as_ref().and_then(|c| c.get(id as usize - 1)).map(Vec::len);
+    match budget.or(pinned) {
+        Some(cores) => cores.clamp(1, MAX_GRPC_THREADS),
+        None => GRPC_THREADS,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grpc_threads_follow_the_node_budget() {
+        let with = |cpus: Option<f64>, cores: Option<Vec<Vec<usize>>>| {
+            let config = ClusterConfig { node_cpus: cpus, node_cores: cores, ..Default::default() };
+            grpc_threads(&config, 2)
+        };
+        assert_eq!(with(None, None), GRPC_THREADS);
+        assert_eq!(with(Some(0.25), None), 1);
+        assert_eq!(with(Some(1.5), None), 2);
+        assert_eq!(with(Some(16.0), None), MAX_GRPC_THREADS);
+        assert_eq!(with(None, Some(vec![vec![0], vec![1, 2, 3], vec![4]])), 3);
+    }
 
     #[test]
     fn accepted_connections_send_without_waiting_for_acks() {
