@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::checking::{check_run, trace_path, CheckTotals};
 use crate::error::{Error, Result};
 use crate::experiment::{run_once, Mode};
+use crate::finding::Finding;
 use crate::measure::LatencyKind;
 use crate::progress::Progress;
 use crate::results::{default_dir, ResultsWriter, RunRecord};
@@ -148,6 +149,7 @@ pub fn run_suite(
         "order_seed": (suite.order == Order::Shuffled).then_some(suite.order_seed),
         "run_order": run_order,
         "axes": suite.axes,
+        "findings": suite.findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
     });
     let mut writer = ResultsWriter::create(&dir, &suite.axes, meta)?;
     let mut unknown = Vec::new();

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod crash;
 mod error;
 pub mod experiment;
+pub mod finding;
 pub mod measure;
 pub mod merge;
 pub mod nemesis;

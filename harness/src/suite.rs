@@ -19,6 +19,9 @@
 //! workload = ["../../workloads/ycsb/workloadc", "../../workloads/hotkey/single"]
 //! ```
 //!
+//! `[[finding]]` tables declare the comparisons that answer the question; the report opens
+//! with them (see [`crate::finding`]).
+//!
 //! `[[matrix]]` (an array of tables) runs the union of several products. The axis `workload`
 //! names a workload file, merged after `workloads`; results label it by its file name. Properties merge in this order: workload
 //! files, `[properties]`, the axis values, then `-p` overrides from the command line.
@@ -49,6 +52,7 @@ use kvlab_workloads::Properties;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::finding::Finding;
 
 /// In which order a suite's runs go (see the module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -101,6 +105,9 @@ pub struct Suite {
     pub axes: Vec<String>,
     /// The expanded configurations, in run order.
     pub configs: Vec<Config>,
+    /// The comparisons that answer the question (`[[finding]]`, see [`crate::finding`]),
+    /// checked against the matrix.
+    pub findings: Vec<Finding>,
 }
 
 /// One configuration of a suite.
@@ -152,6 +159,8 @@ struct SuiteFile {
     properties: toml::Table,
     #[serde(default)]
     matrix: Option<Matrices>,
+    #[serde(default)]
+    finding: Vec<Finding>,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +274,23 @@ impl Suite {
                 configs.push(Config { index: configs.len() + 1, axes, files: cfg_files, props });
             }
         }
+        let values = |axis: &str| {
+            let mut out: Vec<String> = Vec::new();
+            for (_, v) in configs.iter().flat_map(|c| &c.axes).filter(|(a, _)| a == axis) {
+                if !out.contains(v) {
+                    out.push(v.clone());
+                }
+            }
+            out
+        };
+        let findings = file
+            .finding
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                f.resolve(&axes, values).map_err(|m| err(format!("finding {}: {m}", i + 1)))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Suite {
             path: path.to_path_buf(),
             question: file.question,
@@ -273,6 +299,7 @@ impl Suite {
             order_seed: file.order_seed,
             axes,
             configs,
+            findings,
         })
     }
 
@@ -486,6 +513,74 @@ engine = "memory"
             assert!(err.contains(expected), "{text:?}: {err}");
             assert!(err.contains("s.toml"), "names the file: {err}");
         }
+    }
+
+    const MATRIX: &str = "question = 'q'\n[matrix]\n\"store.read_policy\" = ['leader', 'follower', 'mixed']\nworkload = ['wa', 'wb']\n";
+
+    #[test]
+    fn findings_are_checked_against_the_matrix() -> Result<()> {
+        let s = suite(&format!(
+            "{MATRIX}[[finding]]\naxis = 'store.read_policy'\nbaseline = 'leader'\nwhere = {{ workload = 'wb' }}\n\
+             [[finding]]\nmetric = 'p99'\naxis = 'workload'\nbaseline = 'wa'\ncompared = ['wb']\ntitle = 't'\n"
+        ))?;
+        assert_eq!(s.findings.len(), 2);
+        let f = &s.findings[0];
+        assert_eq!(f.metric, "throughput", "the default metric");
+        assert_eq!(f.compared, vec!["follower", "mixed"], "default: every other value");
+        let json = f.to_json();
+        assert_eq!(json["where"]["workload"], "wb");
+        assert_eq!(s.findings[1].to_json()["title"], "t");
+        let cases = [
+            ("axis = 'engine'\nbaseline = 'x'", "axis `engine` is not an axis of this suite"),
+            (
+                "axis = 'store.read_policy'\nbaseline = 'lease'",
+                "baseline `lease`: axis `store.read_policy` has only leader, follower, mixed",
+            ),
+            (
+                "axis = 'store.read_policy'\nbaseline = 'leader'\ncompared = ['stale']",
+                "compared value `stale`",
+            ),
+            (
+                "axis = 'store.read_policy'\nbaseline = 'leader'\nmetric = 'p42'",
+                "metric `p42`: expected one of",
+            ),
+            (
+                "axis = 'store.read_policy'\nbaseline = 'leader'\nwhere = { workload = 'wc' }",
+                "where value `wc`",
+            ),
+            (
+                "axis = 'store.read_policy'\nbaseline = 'leader'\nwhere = { seed = 1 }",
+                "axis `seed` is not an axis",
+            ),
+            ("axis = 'store.read_policy'\nbaseline = 'leader'\nratio = 2", "unknown field `ratio`"),
+            ("baseline = 'leader'", "missing field `axis`"),
+        ];
+        for (body, expected) in cases {
+            let text = format!("{MATRIX}[[finding]]\n{body}\n");
+            let err = suite(&text).expect_err(body).to_string();
+            assert!(err.contains(expected), "{body:?}: {err}");
+            assert!(err.contains("s.toml"), "names the file: {err}");
+        }
+        Ok(())
+    }
+
+    /// Every suite the project ships parses, its findings included.
+    #[test]
+    fn shipped_suites_parse() -> Result<()> {
+        let dir = crate::workspace_root().join("harness/suites");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io("read", &dir, e))? {
+            let path = entry.map_err(|e| Error::io("read", &dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let s = Suite::load(&path)?;
+                assert!(!s.configs.is_empty(), "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 7, "found {seen} suites in {}", dir.display());
+        let quick = Suite::load(&dir.join("quick.toml"))?;
+        assert!(quick.findings.len() >= 3, "the quick suite declares its findings");
+        Ok(())
     }
 
     #[test]

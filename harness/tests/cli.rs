@@ -444,6 +444,9 @@ recordcount = 100
 operationcount = 500
 [matrix]
 threadcount = [1, 2]
+[[finding]]
+axis = "threadcount"
+baseline = "1"
 "#,
             workload("ycsb/workloadc")
         ),
@@ -486,6 +489,14 @@ threadcount = [1, 2]
     assert_eq!(ran, ["c01-r1", "c02-r1", "c01-r2", "c02-r2"], "summary.csv in run order");
     assert_eq!(json["order"], "interleaved");
     assert_eq!(json["run_order"], serde_json::json!(["c01-r1", "c02-r1", "c01-r2", "c02-r2"]));
+
+    // The declared finding is recorded (defaults filled in) and opens the report.
+    assert_eq!(json["findings"][0]["compared"], serde_json::json!(["2"]));
+    assert_eq!(json["findings"][0]["metric"], "throughput");
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    let findings = md.find("## Findings").expect("a findings section");
+    assert!(findings < md.find("## Reproduce").unwrap(), "findings come first");
+    assert!(md.contains("- 2: ") && md.contains("× 1's throughput (95 % CI"), "{md}");
 
     // The suite wrote its figures and report; report, plot and compare work on the directory.
     assert!(

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::html::{escape, num, page, table};
-use crate::results::{Results, SummaryRow};
+use crate::metric::{direction, Direction, Metric};
+use crate::results::Results;
 use crate::stats::ratio_of_means;
 
 /// How [`compare_with`] decides what is significant.
@@ -142,22 +143,16 @@ pub fn compare_with(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comp
         let config = name(&ka);
         let ops_b = rb.ops(phase_b);
         for op in ra.ops(phase_a).into_iter().filter(|o| ops_b.contains(o)) {
-            type Pick = fn(&SummaryRow) -> f64;
-            let metrics: [(&str, bool, Pick); 3] = [
-                ("throughput", true, |r| r.throughput),
-                ("p50", false, |r| r.percentiles[0]),
-                ("p99", false, |r| r.percentiles[3]),
-            ];
-            for (metric, higher_is_better, pick) in metrics {
-                let sa = ra.samples(ia, phase_a, &op, "service", pick);
-                let sb = rb.samples(ib, phase_b, &op, "service", pick);
+            for metric in Metric::COMPARED {
+                let sa = ra.samples(ia, phase_a, &op, "service", |r| metric.of(r));
+                let sb = rb.samples(ib, phase_b, &op, "service", |r| metric.of(r));
                 let Some(r) = ratio_of_means(&sa, &sb) else { continue };
-                let verdict = verdict(r.ratio, r.ci95, higher_is_better, options.threshold);
+                let verdict = verdict(r.ratio, r.ci95, metric, options.threshold);
                 changes.push(Change {
                     config: config.clone(),
                     op: op.clone(),
-                    metric: metric.to_string(),
-                    higher_is_better,
+                    metric: metric.name().to_string(),
+                    higher_is_better: metric.higher_is_better(),
                     a: crate::stats::mean(&sa),
                     b: crate::stats::mean(&sb),
                     reps: (sa.len(), sb.len()),
@@ -191,20 +186,18 @@ pub fn compare_with(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comp
     })
 }
 
-fn verdict(ratio: f64, ci: Option<(f64, f64)>, higher_is_better: bool, threshold: f64) -> Verdict {
+fn verdict(ratio: f64, ci: Option<(f64, f64)>, metric: Metric, threshold: f64) -> Verdict {
     let big = (ratio - 1.0).abs() > threshold;
-    let worse = if higher_is_better { ratio < 1.0 } else { ratio > 1.0 };
-    match ci {
-        Some((lo, hi)) if big && (hi < 1.0 || lo > 1.0) => {
-            if worse {
-                Verdict::Regression
-            } else {
+    match direction(ci) {
+        d @ (Direction::Higher | Direction::Lower) if big => {
+            if (d == Direction::Higher) == metric.higher_is_better() {
                 Verdict::Improvement
+            } else {
+                Verdict::Regression
             }
         }
-        Some(_) => Verdict::Unchanged,
-        None if big => Verdict::Inconclusive,
-        None => Verdict::Unchanged,
+        Direction::Unknown if big => Verdict::Inconclusive,
+        _ => Verdict::Unchanged,
     }
 }
 
@@ -358,17 +351,17 @@ impl fmt::Display for Comparison {
 
 #[cfg(test)]
 mod tests {
-    use super::{verdict, Verdict};
+    use super::{verdict, Metric, Verdict};
 
     #[test]
     fn verdicts() {
         let t = 0.05;
-        assert_eq!(verdict(0.7, Some((0.6, 0.8)), true, t), Verdict::Regression);
-        assert_eq!(verdict(0.7, Some((0.6, 0.8)), false, t), Verdict::Improvement);
-        assert_eq!(verdict(1.5, Some((1.2, 1.8)), false, t), Verdict::Regression);
-        assert_eq!(verdict(0.98, Some((0.97, 0.99)), true, t), Verdict::Unchanged);
-        assert_eq!(verdict(0.7, Some((0.4, 1.1)), true, t), Verdict::Unchanged);
-        assert_eq!(verdict(0.7, None, true, t), Verdict::Inconclusive);
-        assert_eq!(verdict(1.01, None, true, t), Verdict::Unchanged);
+        assert_eq!(verdict(0.7, Some((0.6, 0.8)), Metric::Throughput, t), Verdict::Regression);
+        assert_eq!(verdict(0.7, Some((0.6, 0.8)), Metric::P99, t), Verdict::Improvement);
+        assert_eq!(verdict(1.5, Some((1.2, 1.8)), Metric::P99, t), Verdict::Regression);
+        assert_eq!(verdict(0.98, Some((0.97, 0.99)), Metric::Throughput, t), Verdict::Unchanged);
+        assert_eq!(verdict(0.7, Some((0.4, 1.1)), Metric::Throughput, t), Verdict::Unchanged);
+        assert_eq!(verdict(0.7, None, Metric::Throughput, t), Verdict::Inconclusive);
+        assert_eq!(verdict(1.01, None, Metric::Throughput, t), Verdict::Unchanged);
     }
 }

@@ -38,8 +38,10 @@
 mod compare;
 mod error;
 mod figures;
+mod findings;
 mod hlog;
 mod html;
+mod metric;
 mod plot;
 mod report;
 mod results;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::figures::css_color;
+use crate::findings::{self, Finding};
 use crate::html::{escape, md_table, num, page, table};
 use crate::plot::{draw_all, FigureFile};
 use crate::results::{outcome_op, Results};
@@ -47,6 +48,7 @@ struct Table {
 struct Document {
     title: String,
     question: Option<String>,
+    findings: Vec<Finding>,
     command: String,
     suite_text: Option<String>,
     environment: Vec<(String, String)>,
@@ -121,6 +123,7 @@ impl Document {
         Ok(Document {
             title: format!("kvlab report: {name}"),
             question: meta.question.clone(),
+            findings: findings::compute(results),
             command: meta.command.clone(),
             suite_text: meta.suite_text.clone(),
             environment,
@@ -134,6 +137,16 @@ impl Document {
         let mut md = format!("# {}\n\n", self.title);
         if let Some(q) = &self.question {
             md.push_str(&format!("**Question:** {q}\n\n"));
+        }
+        if !self.findings.is_empty() {
+            md.push_str(&format!("## Findings\n\n{}\n\n", findings::METHOD));
+            for f in &self.findings {
+                md.push_str(&format!("### {}\n\n", f.heading));
+                for line in f.lines() {
+                    md.push_str(&format!("- {line}\n"));
+                }
+                md.push('\n');
+            }
         }
         md.push_str("## Reproduce\n\n```sh\n");
         md.push_str(&self.command);
@@ -174,6 +187,19 @@ impl Document {
         let mut body = format!("<h1>{}</h1>\n", escape(&self.title));
         if let Some(q) = &self.question {
             body.push_str(&format!("<p><strong>Question:</strong> {}</p>\n", escape(q)));
+        }
+        if !self.findings.is_empty() {
+            body.push_str(&format!("<h2>Findings</h2>\n<p>{}</p>\n", escape(findings::METHOD)));
+            for f in &self.findings {
+                body.push_str(&format!(
+                    "<h3>{}</h3>\n<ul class=\"findings\">\n",
+                    escape(&f.heading)
+                ));
+                for line in f.lines() {
+                    body.push_str(&format!("<li>{}</li>\n", escape(&line)));
+                }
+                body.push_str("</ul>\n");
+            }
         }
         body.push_str(&format!(
             "<h2>Reproduce</h2>\n<pre><code>{}</code></pre>\n",

@@ -132,6 +132,8 @@ pub(crate) struct Meta {
     /// How the system under test ran (`run.json` `notes`, e.g. node processes and their CPU
     /// budgets), each distinct note once, in the order first seen.
     pub system_notes: Vec<String>,
+    /// The comparisons the suite declared (`findings`).
+    pub findings: Vec<crate::findings::Declared>,
 }
 
 /// A results directory in memory.
@@ -238,6 +240,7 @@ impl Meta {
             completed: json.get("completed").and_then(Value::as_bool).unwrap_or(false),
             warnings,
             system_notes,
+            findings: crate::findings::Declared::all_from(&json, &path)?,
         })
     }
 }
