@@ -93,6 +93,9 @@ enum Command {
         /// inconclusive.
         #[arg(long, value_name = "N", default_value_t = 5_000_000)]
         max_states: usize,
+        /// Threads checking keys in parallel (0: one per CPU).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
     },
     /// Crash durability: a child process runs a 3-node cluster on RocksDB and reports every
     /// acknowledged write; it is killed with SIGKILL at random moments, the cluster restarts
@@ -383,11 +386,9 @@ fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
             let regressions = comparison.regressions().next().is_some();
             Ok(Done::Compared { regressions })
         }
-        Command::Check { trace, max_states } => {
-            let options = kvlab_harness::check::CheckOptions {
-                max_states_per_key: max_states,
-                ..Default::default()
-            };
+        Command::Check { trace, max_states, threads } => {
+            let options =
+                kvlab_harness::check::CheckOptions { max_states_per_key: max_states, threads };
             let report = kvlab_harness::check::check_trace(&trace, &options)?;
             println!("{report}");
             Ok(Done::Checked { ok: report.is_ok() })

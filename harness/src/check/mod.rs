@@ -37,7 +37,7 @@
 //! moves, merging values no remaining read observes, cutting off values that can no longer be
 //! read); see `linearizable.rs`. Each key has a budget of memo entries ([`CheckOptions`]): a key
 //! that exhausts it is *inconclusive*, listed in the report but failing nothing. Keys are
-//! checked in parallel on [`CheckOptions::threads`] scoped threads.
+//! checked in parallel on a rayon pool of [`CheckOptions::threads`] threads, biggest key first.
 //!
 //! # Counter-examples
 //!
@@ -69,7 +69,8 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
 
 pub use error::CheckError;
 pub use history::{History, Op, OpKind, Outcome, Value};
@@ -126,33 +127,24 @@ pub fn check_history(history: History, opts: &CheckOptions) -> CheckReport {
         by_key.into_iter().filter(|(_, ops)| ops.iter().any(|o| o.is_checked())).collect();
     report.keys = keys.len();
 
-    // Biggest keys first, so one huge key does not start last.
+    // Biggest keys first, so one huge key does not start last; each key is a task of its own
+    // for rayon's work stealing.
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(keys[i].1.len()));
-    let threads = match opts.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-    .clamp(1, keys.len().max(1));
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let (key, ops) = &keys[i];
-            done.push((i, key::check(key, ops, opts.max_states_per_key)));
-        }
-        done
+    let check = |&i: &usize| {
+        let (key, ops) = &keys[i];
+        (i, key::check(key, ops, opts.max_states_per_key))
     };
-    let mut outcomes: Vec<(usize, key::KeyOutcome)> = if threads == 1 {
-        work()
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect()
-        })
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .thread_name(|i| format!("kvlab-check-{i}"))
+        .build();
+    let mut outcomes: Vec<(usize, key::KeyOutcome)> = match pool {
+        Ok(pool) if opts.threads != 1 => {
+            pool.install(|| order.par_iter().with_max_len(1).map(check).collect())
+        }
+        // One thread, or no pool to be had: the same work on this thread.
+        _ => order.iter().map(check).collect(),
     };
     outcomes.sort_by_key(|(i, _)| *i);
     for (i, outcome) in outcomes {
