@@ -579,6 +579,9 @@ fn run_json(record: &RunRecord) -> serde_json::Value {
         "rep": record.rep,
         "seed": record.settings.props.get("seed").unwrap_or("default"),
         "properties": props,
+        // Settings in force that no property named (the binding's defaults): a store run on
+        // the default engine is labelled with it.
+        "effective": effective(&record.settings),
         "load": record.load.as_ref().map(phase),
         "run": record.run.as_ref().map(phase),
         "completed": record.completed(),
@@ -586,6 +589,15 @@ fn run_json(record: &RunRecord) -> serde_json::Value {
         "warnings": record.warnings,
         "notes": record.notes,
     })
+}
+
+/// The settings a run used that matter for labelling it: the engine of the `engine` and
+/// `store` bindings.
+fn effective(settings: &Settings) -> serde_json::Value {
+    match settings.db.as_str() {
+        "engine" | "store" => json!({ "engine": settings.engine.as_str() }),
+        _ => json!({}),
+    }
 }
 
 /// RFC 3339 time with milliseconds.

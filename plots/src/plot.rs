@@ -8,10 +8,10 @@ use hdrhistogram::Histogram;
 use crate::error::{Error, Result};
 use crate::figures::{
     latency_unit, render, throughput_unit, Bar, BarChart, BarGroup, Grid, Marker, Panels,
-    PercentileChart, PercentileSeries, Stack, StackedChart, Timeline, TimelineSeries,
+    PercentileChart, PercentileSeries, SideBySide, Stack, StackedChart, Timeline, TimelineSeries,
 };
 use crate::hlog;
-use crate::results::{outcome_of, outcome_op, Results, SummaryRow, SUMMARY_PERCENTILES};
+use crate::results::{outcome_of, outcome_op, NodeRow, Results, SummaryRow, SUMMARY_PERCENTILES};
 use crate::stats::{mean, Estimate};
 
 /// One figure written to disk.
@@ -127,8 +127,10 @@ pub(crate) fn draw_all(results: &Results) -> Result<Vec<FigureFile>> {
     }
     if let Some(chart) = nodes(results) {
         let caption = format!(
-            "operations served by each store node, mean over repetitions, per configuration \
-             ({configs}): leader reads pile onto one node, follower and mixed reads spread"
+            "operations served by each store node (left) and, for node processes, each node's \
+             CPU seconds in the measured window (right), mean over repetitions, per \
+             configuration ({configs}): leader reads pile onto one node, follower and mixed \
+             reads spread"
         );
         add("nodes-served", caption, &|d, s| render(d, s, &chart))?;
     }
@@ -309,7 +311,16 @@ fn summary_bars(results: &Results, phase: &str, metric: Metric) -> Option<BarCha
         }
     };
     scale_bars(&mut groups, div);
-    Some(BarChart { title, x_desc, y_desc: unit, groups })
+    // Bars that span more than an order of magnitude (the engine alone beside the replicated
+    // store) would be slivers on a linear axis.
+    let (lo, hi) = groups
+        .iter()
+        .flat_map(|g| g.bars.iter().map(|b| b.value))
+        .filter(|v| *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let log = hi / lo > 10.0;
+    let y_desc = if log { format!("{unit}, log scale") } else { unit };
+    Some(BarChart { title, x_desc, y_desc, groups, log })
 }
 
 fn scale_bars(groups: &mut [BarGroup], div: f64) {
@@ -382,7 +393,9 @@ fn timeline(results: &Results, phase: &str, metric: Metric) -> Option<Timeline> 
     Some(Timeline { title, y_desc, series, markers })
 }
 
-fn nodes(results: &Results) -> Option<BarChart> {
+/// Per node and configuration, the mean over repetitions of `value` (`None` where a row has
+/// none), grouped by node; with the largest mean.
+fn per_node(results: &Results, value: impl Fn(&NodeRow) -> Option<f64>) -> (Vec<BarGroup>, f64) {
     let mut node_names: Vec<String> = results.nodes.iter().map(|n| n.node.clone()).collect();
     node_names.sort_by(|a, b| match (a.parse::<u64>(), b.parse::<u64>()) {
         (Ok(x), Ok(y)) => x.cmp(&y),
@@ -398,26 +411,44 @@ fn nodes(results: &Results) -> Option<BarChart> {
                 .nodes
                 .iter()
                 .filter(|n| n.config == i && &n.node == node)
-                .map(|n| n.served)
+                .filter_map(&value)
                 .collect();
             if let Some(e) = Estimate::of(&samples) {
                 max = max.max(e.mean);
                 bars.push(Bar { config: i, label: c.label.clone(), value: e.mean, ci: e.ci95 });
             }
         }
-        groups.push(BarGroup { label: format!("node {node}"), bars });
+        if !bars.is_empty() {
+            groups.push(BarGroup { label: format!("node {node}"), bars });
+        }
     }
+    (groups, max)
+}
+
+/// Operations served per node; for node processes, their CPU seconds beside it.
+fn nodes(results: &Results) -> Option<SideBySide<BarChart, BarChart>> {
+    let (mut groups, max) = per_node(results, |n| Some(n.served));
     if groups.is_empty() || max <= 0.0 {
         return None;
     }
     let (div, unit) = if max >= 20_000.0 { (1000.0, "thousand ops") } else { (1.0, "ops") };
     scale_bars(&mut groups, div);
-    Some(BarChart {
+    let served = BarChart {
         title: "operations served per node".into(),
         x_desc: "store node".into(),
         y_desc: format!("served ({unit})"),
         groups,
-    })
+        log: false,
+    };
+    let (groups, max) = per_node(results, |n| n.cpu);
+    let cpu = (!groups.is_empty() && max > 0.0).then(|| BarChart {
+        title: "CPU per node process".into(),
+        x_desc: "store node".into(),
+        y_desc: "CPU seconds in the measured window".into(),
+        groups,
+        log: false,
+    });
+    Some(SideBySide(served, cpu))
 }
 
 /// Stacked mean read stages per configuration (`stages.csv`), mean over repetitions.
@@ -533,20 +564,44 @@ fn engine_grid(results: &Results, phase: &str) -> Option<Grid> {
         return None;
     }
     let op = results.overall_op(phase)?;
+    // The configurations that ran on an engine, each its own row and column: a cell is one
+    // configuration, never an average of several. A row is labelled by the values (other
+    // than the workload) that tell the members apart, the engine's at least.
+    let members: Vec<usize> = (0..results.configs.len())
+        .filter(|&i| {
+            let v = &results.configs[i].values;
+            !v[engine].is_empty() && !v[workload].is_empty()
+        })
+        .collect();
+    if members.is_empty() {
+        return None;
+    }
+    let varies = |axis: usize| {
+        members
+            .iter()
+            .any(|&i| results.configs[i].values[axis] != results.configs[members[0]].values[axis])
+    };
     let mut rows: Vec<String> = Vec::new();
     let mut cols: Vec<String> = Vec::new();
-    // (engine value, workload value) → per-rep throughputs of every matching configuration.
     let mut samples: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-    for (i, c) in results.configs.iter().enumerate() {
-        let (Some(e), Some(w)) = (c.values.get(engine), c.values.get(workload)) else { continue };
-        if !rows.contains(e) {
-            rows.push(e.clone());
+    for &i in &members {
+        let c = &results.configs[i];
+        let named: Vec<&str> = (0..c.values.len())
+            .filter(|&a| a != workload && !c.values[a].is_empty() && (a == engine || varies(a)))
+            .map(|a| c.values[a].as_str())
+            .collect();
+        let mut row = named.join(" / ");
+        let col = c.values[workload].clone();
+        if samples.contains_key(&(row.clone(), col.clone())) {
+            row = format!("{row} ({})", c.id);
         }
-        if !cols.contains(w) {
-            cols.push(w.clone());
+        if !rows.contains(&row) {
+            rows.push(row.clone());
         }
-        let s = results.samples(i, phase, &op, "service", |r| r.throughput);
-        samples.entry((e.clone(), w.clone())).or_default().extend(s);
+        if !cols.contains(&col) {
+            cols.push(col.clone());
+        }
+        samples.insert((row, col), results.samples(i, phase, &op, "service", |r| r.throughput));
     }
     let max = samples.values().map(|v| mean(v)).fold(0.0, f64::max);
     let (div, unit) = throughput_unit(max);
@@ -567,7 +622,11 @@ fn engine_grid(results: &Results, phase: &str) -> Option<Grid> {
             results.axis_short(engine),
             results.axis_short(workload)
         ),
-        row_desc: results.axis_short(engine).to_string(),
+        row_desc: if (0..results.axes.len()).any(|a| a != engine && a != workload && varies(a)) {
+            "configuration".to_string()
+        } else {
+            results.axis_short(engine).to_string()
+        },
         col_desc: results.axis_short(workload).to_string(),
         rows,
         cols,

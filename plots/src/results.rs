@@ -69,6 +69,8 @@ pub(crate) struct NodeRow {
     pub config: usize,
     pub node: String,
     pub served: f64,
+    /// The node process's CPU seconds over the measured window (process clusters only).
+    pub cpu: Option<f64>,
 }
 
 /// One row of `staleness.csv`.
@@ -134,6 +136,9 @@ pub(crate) struct Meta {
     pub system_notes: Vec<String>,
     /// The comparisons the suite declared (`findings`).
     pub findings: Vec<crate::findings::Declared>,
+    /// Per run id, the settings it ran with that no property named (`effective`: the
+    /// binding's defaults, e.g. the store's engine).
+    pub effective: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// A results directory in memory.
@@ -203,8 +208,14 @@ impl Meta {
         let mut warnings = Vec::new();
         let mut system_notes: Vec<String> = Vec::new();
         let mut span: Option<(String, String)> = None;
+        let mut effective = BTreeMap::new();
         for run in json.get("runs").and_then(Value::as_array).into_iter().flatten() {
             let id = run.get("id").map(json_string).unwrap_or_default();
+            if let Some(e) = run.get("effective").and_then(Value::as_object) {
+                let e: BTreeMap<String, String> =
+                    e.iter().map(|(k, v)| (k.clone(), json_string(v))).collect();
+                effective.insert(id.clone(), e);
+            }
             for phase in ["load", "run"] {
                 let times = |k: &str| run.get(phase).and_then(|p| p.get(k)).and_then(Value::as_str);
                 if let (Some(start), Some(end)) = (times("started"), times("ended")) {
@@ -241,6 +252,7 @@ impl Meta {
             warnings,
             system_notes,
             findings: crate::findings::Declared::all_from(&json, &path)?,
+            effective,
         })
     }
 }
@@ -304,7 +316,40 @@ impl Results {
         if let Some(t) = Table::read_optional(dir, "events.csv")? {
             results.load_events(&t)?;
         }
+        results.fill_effective();
         Ok(results)
+    }
+
+    /// Gives a configuration that does not set an axis the value its runs ran with, where
+    /// `run.json` records it (`effective`) and every repetition agrees: a store run on the
+    /// default engine is labelled `rocksdb`, like an engine run that names it.
+    fn fill_effective(&mut self) {
+        for (axis, name) in self.axes.iter().enumerate() {
+            for (i, config) in self.configs.iter_mut().enumerate() {
+                if !config.values[axis].is_empty() {
+                    continue;
+                }
+                let mut seen: Option<&String> = None;
+                let mut agree = true;
+                for (run, _) in self.runs.iter().filter(|(_, (c, _))| *c == i) {
+                    match (self.meta.effective.get(run).and_then(|e| e.get(name)), seen) {
+                        (Some(v), None) => seen = Some(v),
+                        (Some(v), Some(s)) if v == s => {}
+                        _ => agree = false,
+                    }
+                }
+                if let (true, Some(v)) = (agree, seen) {
+                    config.values[axis] = v.clone();
+                    let set: Vec<&str> = config
+                        .values
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|v| !v.is_empty())
+                        .collect();
+                    config.label = set.join(" / ");
+                }
+            }
+        }
     }
 
     /// The configuration with these axis values, created on first sight.
@@ -400,10 +445,15 @@ impl Results {
     fn load_nodes(&mut self, table: &Table) -> Result<()> {
         let keyed = Keyed::new(table, &self.axes)?;
         let (node, served) = (table.col("node")?, table.col("served")?);
+        let cpu = table.col_optional("cpu_seconds");
         for row in table.rows() {
             let (config, _) = self.key(&row, &keyed)?;
             let node = row.str(node)?.to_string();
-            self.nodes.push(NodeRow { config, node, served: row.f64(served)? });
+            let cpu = match cpu {
+                Some(c) => row.f64_optional(c)?,
+                None => None,
+            };
+            self.nodes.push(NodeRow { config, node, served: row.f64(served)?, cpu });
         }
         Ok(())
     }

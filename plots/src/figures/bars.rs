@@ -35,6 +35,8 @@ pub(crate) struct BarChart {
     pub y_desc: String,
     /// The groups, left to right.
     pub groups: Vec<BarGroup>,
+    /// A logarithmic y axis (for values that span orders of magnitude; `y_desc` says so).
+    pub log: bool,
 }
 
 const GAP: f64 = 0.8;
@@ -67,7 +69,22 @@ impl Draw for BarChart {
             .iter()
             .flat_map(|g| g.bars.iter().map(|b| b.value + b.ci.unwrap_or(0.0)))
             .fold(0.0f64, f64::max);
-        let top = if top > 0.0 { top * 1.3 } else { 1.0 };
+        // On a log axis the chart's y is log10 of the value, from the decade below the
+        // smallest bar; labels show the values themselves.
+        let floor = self
+            .groups
+            .iter()
+            .flat_map(|g| g.bars.iter().map(|b| b.value))
+            .filter(|v| *v > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let floor = if floor.is_finite() { floor.log10().floor() } else { 0.0 };
+        let y = |v: f64| if self.log { v.max(10f64.powf(floor)).log10() } else { v };
+        let (bottom, top) = match (self.log, top > 0.0) {
+            (true, true) => (floor, top.log10() + 0.3),
+            (true, false) => (0.0, 1.0),
+            (false, true) => (0.0, top * 1.3),
+            (false, false) => (0.0, 1.0),
+        };
         let mut ctx = ChartBuilder::on(root)
             .caption(&self.title, text(TITLE))
             .margin(16)
@@ -75,7 +92,7 @@ impl Draw for BarChart {
             .y_label_area_size(100)
             .build_cartesian_2d(
                 KeyedAxis { range: -GAP / 2.0..width + GAP / 2.0, keys: centres.clone() },
-                0.0..top,
+                bottom..top,
             )
             .map_err(err)?;
         let x_label = |x: &f64| {
@@ -85,7 +102,7 @@ impl Draw for BarChart {
                 .find(|(c, _)| (*c - x).abs() < 1e-6)
                 .map_or_else(String::new, |(_, g)| g.label.clone())
         };
-        let y_label = |y: &f64| tick(*y);
+        let y_label = |v: &f64| if self.log { tick(10f64.powf(*v)) } else { tick(*v) };
         ctx.configure_mesh()
             .disable_x_mesh()
             .x_desc(&self.x_desc)
@@ -113,7 +130,9 @@ impl Draw for BarChart {
                 .zip(&lefts)
                 .flat_map(|(g, l)| g.bars.iter().zip(l))
                 .filter(|(b, _)| b.config == *config)
-                .map(|(b, &x)| Rectangle::new([(x + 0.08, 0.0), (x + 0.92, b.value)], c.filled()))
+                .map(|(b, &x)| {
+                    Rectangle::new([(x + 0.08, bottom), (x + 0.92, y(b.value))], c.filled())
+                })
                 .collect();
             ctx.draw_series(rects)
                 .map_err(err)?
@@ -125,7 +144,7 @@ impl Draw for BarChart {
             for (b, &x) in g.bars.iter().zip(l) {
                 let Some(ci) = b.ci else { continue };
                 let mid = x + 0.5;
-                let (lo, hi) = ((b.value - ci).max(0.0), b.value + ci);
+                let (lo, hi) = (y((b.value - ci).max(0.0)), y(b.value + ci));
                 whiskers.push(vec![(mid, lo), (mid, hi)]);
                 whiskers.push(vec![(mid - 0.15, lo), (mid + 0.15, lo)]);
                 whiskers.push(vec![(mid - 0.15, hi), (mid + 0.15, hi)]);

@@ -124,6 +124,19 @@ pub(crate) trait Draw {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
 }
 
+/// A figure with, when there is one, a second beside it (each on half the width).
+pub(crate) struct SideBySide<A, B>(pub A, pub Option<B>);
+
+impl<A: Draw, B: Draw> Draw for SideBySide<A, B> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let Some(second) = &self.1 else { return self.0.draw(root) };
+        let (w, _) = root.dim_in_pixel();
+        let (left, right) = root.split_horizontally(w / 2);
+        self.0.draw(&left)?;
+        second.draw(&right)
+    }
+}
+
 /// The result of drawing: plotters' errors flattened to text.
 pub(crate) type DrawResult = std::result::Result<(), String>;
 
