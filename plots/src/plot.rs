@@ -168,7 +168,8 @@ fn config_note(results: &Results) -> String {
     if results.axes.is_empty() {
         "a single run".into()
     } else {
-        let names: Vec<&str> = (0..results.axes.len()).map(|i| results.axis_short(i)).collect();
+        let names: Vec<&str> =
+            results.label_axes().into_iter().map(|i| results.axis_short(i)).collect();
         format!("legend: {}", names.join(" / "))
     }
 }

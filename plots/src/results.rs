@@ -317,7 +317,49 @@ impl Results {
             results.load_events(&t)?;
         }
         results.fill_effective();
+        results.label_by_distinguishing_axes();
         Ok(results)
+    }
+
+    /// The axes a configuration's label names: in axis order, each axis that tells apart some
+    /// configurations the axes before it did not (the quick suite's `inflight=512` says nothing
+    /// `db=store` has not said already). All axes when none is needed (a single run).
+    pub fn label_axes(&self) -> Vec<usize> {
+        let mut named = Vec::new();
+        // Classes of configurations the named axes do not tell apart, as value tuples.
+        let key = |named: &[usize], i: usize| -> Vec<&str> {
+            named.iter().map(|&a| self.configs[i].values[a].as_str()).collect()
+        };
+        for axis in 0..self.axes.len() {
+            let mut splits = false;
+            for i in 0..self.configs.len() {
+                for j in i + 1..self.configs.len() {
+                    if key(&named, i) == key(&named, j)
+                        && self.configs[i].values[axis] != self.configs[j].values[axis]
+                    {
+                        splits = true;
+                    }
+                }
+            }
+            if splits {
+                named.push(axis);
+            }
+        }
+        if named.is_empty() {
+            (0..self.axes.len()).collect()
+        } else {
+            named
+        }
+    }
+
+    /// Labels every configuration by its values on [`Results::label_axes`].
+    fn label_by_distinguishing_axes(&mut self) {
+        let axes = self.label_axes();
+        for c in &mut self.configs {
+            let set: Vec<&str> =
+                axes.iter().map(|&a| c.values[a].as_str()).filter(|v| !v.is_empty()).collect();
+            c.label = if set.is_empty() { "run".to_string() } else { set.join(" / ") };
+        }
     }
 
     /// Gives a configuration that does not set an axis the value its runs ran with, where

@@ -268,3 +268,33 @@ fn unset_axes_are_labelled_with_the_effective_setting() -> TestResult {
     assert!(texts.iter().any(|t| t == "leader / a-by-default"), "{texts:?}");
     Ok(())
 }
+
+/// Issue 17: a configuration is labelled by the axes that tell configurations apart. An axis
+/// every configuration shares (here `inflight = 8`, inserted as the first axis) names nothing
+/// and stays out of the legends and of the caption's list of legend axes.
+#[test]
+fn labels_name_only_the_axes_that_distinguish() -> TestResult {
+    let (_tmp, dir) = fixture_copy()?;
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "csv") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let (first, rest) = line.split_once(',').ok_or("a one-column csv")?;
+            let cell = if i == 0 { "inflight" } else { "8" };
+            out.push_str(&format!("{first},{cell},{rest}\n"));
+        }
+        std::fs::write(&path, out)?;
+    }
+    let html = kvlab_plots::report(&dir)?;
+    let files = kvlab_plots::plot(&dir)?;
+    let texts = svg_texts(find(&files, "throughput.svg").ok_or("no throughput figure")?)?;
+    assert!(texts.iter().any(|t| t == "leader / a"), "{texts:?}");
+    assert!(!texts.iter().any(|t| t.contains("8 / ")), "{texts:?}");
+    let page = std::fs::read_to_string(html)?;
+    assert!(page.contains("legend: read_policy / workload"), "the caption lists the legend axes");
+    Ok(())
+}
