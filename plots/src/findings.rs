@@ -5,11 +5,11 @@
 //! with it, optionally only where other axes have given values. Each configuration with the
 //! baseline value is paired with each configuration that has a compared value and the same
 //! value on every other axis (an axis a configuration does not set, because it comes from
-//! another `[[matrix]]` table, matches any value); the pair's ratio of means over repetitions (compared /
-//! baseline) comes with its 95 % confidence interval (Welch's t on the log scale, the method of
-//! `kvlab compare`) and a verdict read off the interval: significantly higher, significantly
-//! lower, or no significant difference when it includes 1. Without declarations there are no
-//! findings: nothing is invented.
+//! another `[[matrix]]` table, matches any value). The pair's ratio of means over repetitions
+//! (compared / baseline) comes with its 95 % confidence interval (Welch's t on the log scale,
+//! the method of `kvlab compare`) and a verdict read off the interval: significantly higher,
+//! significantly lower, or no significant difference when it includes 1. Without declarations
+//! there are no findings: nothing is invented.
 
 use serde_json::Value;
 
