@@ -189,7 +189,8 @@ impl Document {
             body.push_str(&format!("<p><strong>Question:</strong> {}</p>\n", escape(q)));
         }
         if !self.findings.is_empty() {
-            body.push_str(&format!("<h2>Findings</h2>\n<p>{}</p>\n", escape(findings::METHOD)));
+            let method = code_spans(findings::METHOD);
+            body.push_str(&format!("<h2>Findings</h2>\n<p>{method}</p>\n"));
             for f in &self.findings {
                 body.push_str(&format!(
                     "<h3>{}</h3>\n<ul class=\"findings\">\n",
@@ -251,6 +252,22 @@ impl Document {
         }
         page(&self.title, &body)
     }
+}
+
+/// Escaped text with its Markdown code spans (`` `x` ``) as `<code>` elements.
+fn code_spans(text: &str) -> String {
+    text.split('`')
+        .enumerate()
+        .map(
+            |(i, part)| {
+                if i % 2 == 1 {
+                    format!("<code>{}</code>", escape(part))
+                } else {
+                    escape(part)
+                }
+            },
+        )
+        .collect()
 }
 
 /// The SVG text without a leading `<?xml …?>` declaration (not allowed inside HTML).

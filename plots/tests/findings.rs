@@ -60,6 +60,7 @@ fn declared_findings_open_the_report_with_ratio_interval_and_verdict() -> TestRe
     let html = std::fs::read_to_string(dir.join("report.html"))?;
     let findings_at = html.find("<h2>Findings</h2>").ok_or("no findings in the HTML")?;
     assert!(findings_at < html.find("<h2>Reproduce</h2>").unwrap_or(0), "findings come first");
+    assert!(html.contains("as in <code>kvlab compare</code>"), "code spans render as code");
     Ok(())
 }
 
