@@ -13,10 +13,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # What a fresh Debian machine lacks. protoc: what prost-build runs (PROTOC if set, else protoc
 # on PATH; Debian's protobuf-compiler). chromium: what plots/browser-check.py starts (CHROMIUM
-# if set, else chromium on PATH; Debian's chromium). libclang: a library that bindgen (clang-sys) accepts, as
-# .ci/has-libclang finds it (it says why not on stderr); libclang-cpp.so.N, present without
-# libclang-dev, does not count. After installing libclang-dev it checks again, so a
-# LIBCLANG_PATH that hides the installed library fails here, not later in the build.
+# if set, else chromium on PATH; Debian's chromium). libclang: a library that bindgen
+# (clang-sys) accepts, as .ci/has-libclang finds it (it says why not on stderr);
+# libclang-cpp.so.N, present without libclang-dev, does not count. After installing
+# libclang-dev it checks again, so a LIBCLANG_PATH that hides the installed library fails
+# here, not later in the build.
 deps:
 	@command -v cargo >/dev/null || { echo "error: cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 	@missing=""; \
