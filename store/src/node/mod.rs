@@ -98,7 +98,7 @@ impl Node {
                 p.raft_engine.clone(),
                 p.config.raft_log,
             )?;
-            let peer = Peer::new(region.clone(), p.id, storage, &p.config, p.clock, &logger)?;
+            let peer = Peer::new(region.clone(), p.id, storage, &p.config, &logger)?;
             shared.insert(region.id, peer.shared.clone());
             peers.push(peer);
         }

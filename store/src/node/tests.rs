@@ -90,7 +90,7 @@ impl TestNet {
             for region in topology.regions_on(id) {
                 let storage =
                     PeerStorage::open(region.clone(), data.clone(), None, cfg.raft_log).unwrap();
-                let peer = Peer::new(region.clone(), id, storage, &cfg, clock, &logger).unwrap();
+                let peer = Peer::new(region.clone(), id, storage, &cfg, &logger).unwrap();
                 peers.insert(region.id, peer);
             }
             let (tx, inbox) = crossbeam_channel::unbounded();

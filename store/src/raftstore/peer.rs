@@ -153,7 +153,6 @@ impl Peer {
         node: NodeId,
         storage: PeerStorage,
         cfg: &ClusterConfig,
-        clock: Clock,
         logger: &slog::Logger,
     ) -> Result<Self> {
         let applied = storage.applied();
@@ -188,7 +187,7 @@ impl Peer {
             applied_pending: None,
             done: Vec::new(),
             read_states: Vec::new(),
-            next_ctx: clock.now_ns() ^ (node << 48),
+            next_ctx: first_read_context(),
             was_leader: false,
             snapshot_unwritten: false,
             timeout_now_term: 0,
@@ -775,6 +774,18 @@ impl Peer {
     }
 }
 
+/// Where a peer incarnation's ReadIndex context counter starts: the wall clock, in
+/// nanoseconds. (A context also carries the node id.) The cluster clock would not do: a node
+/// process's own clock starts at 0 with the process, so a restarted node reused its previous
+/// incarnation's contexts, and an answer or heartbeat ack meant for an old round could complete
+/// a new one. Two incarnations start at least a restart apart, far more nanoseconds than
+/// rounds a node issues.
+fn first_read_context() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 fn indeterminate_covered(region: crate::topology::RegionId, index: Index) -> Error {
     Error::Indeterminate(format!(
         "region {region}: a snapshot covered the write proposed at index {index}"
@@ -785,5 +796,42 @@ fn dispatch(mut task: ReadTask, ctx: &PeerContext<'_>) {
     task.timing.dispatched = Some(Instant::now());
     if let Err(task) = ctx.pool.submit(task) {
         task.fail(Error::Unavailable("read pool stopped".into()));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, MemoryEngine};
+    use crate::topology::Topology;
+
+    /// A node process's clock starts at 0 with the process, so a peer that seeded its
+    /// ReadIndex contexts from it reused its previous incarnation's contexts after a restart:
+    /// an answer meant for an old round could then complete a new one. A restarted peer's
+    /// contexts now start past everything its previous incarnation could have issued.
+    #[test]
+    fn a_restarted_peer_does_not_reuse_its_read_contexts() {
+        let cfg = ClusterConfig::default();
+        let topology = Topology::new(cfg.nodes, &cfg.splits(), cfg.replicas).unwrap();
+        let region = topology.regions_on(1).next().unwrap().clone();
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
+        let incarnation = || {
+            let storage =
+                PeerStorage::open(region.clone(), engine.clone(), None, cfg.raft_log).unwrap();
+            Peer::new(region.clone(), 1, storage, &cfg, &logger).unwrap()
+        };
+        let first = incarnation();
+        // A million rounds: far more than a node issues before it is killed and restarted.
+        let last_of_first = first.next_ctx.wrapping_add(1_000_000);
+        std::thread::sleep(Duration::from_millis(5));
+        let second = incarnation();
+        assert!(
+            second.next_ctx > last_of_first,
+            "contexts start at {} after a restart, {} before",
+            second.next_ctx,
+            first.next_ctx
+        );
     }
 }
