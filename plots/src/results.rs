@@ -380,15 +380,9 @@ impl Results {
                         _ => agree = false,
                     }
                 }
+                // The label follows from the values (`label_by_distinguishing_axes`, next).
                 if let (true, Some(v)) = (agree, seen) {
                     config.values[axis] = v.clone();
-                    let set: Vec<&str> = config
-                        .values
-                        .iter()
-                        .map(String::as_str)
-                        .filter(|v| !v.is_empty())
-                        .collect();
-                    config.label = set.join(" / ");
                 }
             }
         }
