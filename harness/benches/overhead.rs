@@ -137,9 +137,12 @@ fn main() {
     let rocks_opts = [("block_cache_mb".to_string(), "512".to_string())];
     let uniform = [("requestdistribution", "uniform".to_string())];
     let raw = {
-        let engine =
-            RocksEngine::open(dir.path(), &RocksOptions::from_pairs(&rocks_opts).expect("options"))
-                .expect("open");
+        let engine = RocksEngine::open(
+            dir.path(),
+            &RocksOptions::from_pairs(&rocks_opts).expect("options"),
+            &[],
+        )
+        .expect("open");
         // Load exactly the records the workload's load phase writes.
         let workload = CoreWorkload::new(&workload_c(&uniform)).expect("workload");
         let mut stream = workload.load_stream(0, 1, 42);

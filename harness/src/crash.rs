@@ -1,5 +1,7 @@
 //! The crash test (`kvlab crash-test`), in the spirit of RocksDB's `db_crashtest.py`: a child
-//! process runs a 3-node cluster on RocksDB and reports every write it got acknowledged; the
+//! process runs a 3-node cluster on a persistent engine (`--engine`: RocksDB, fjall or redb)
+//! with its Raft log where `--raft-log` says (the data engine, a separate engine, or
+//! raft-engine) and reports every write it got acknowledged; the
 //! parent kills it with `SIGKILL` at a random moment, restarts the cluster from the same
 //! directories in its own process and checks that every acknowledged write is there. Then the
 //! next cycle starts from the same directories.
@@ -14,11 +16,13 @@
 //! `ready`, then `ack <key> <seq>` after each acknowledged write, flushed before the next write
 //! starts.
 //!
-//! With `--sync true` (the default) every engine write is fsynced, so nothing acknowledged may
+//! With `--sync true` (the default) every log write is fsynced, so nothing acknowledged may
 //! be lost even by a machine crash. With `--sync false` a process crash still loses nothing:
-//! RocksDB hands each write to the operating system (its WAL `write()`) before it returns, and a
-//! killed process does not take the page cache with it; only a machine crash or power loss can
-//! lose the writes since the last fsync, which this test cannot produce.
+//! each engine hands each log write to the operating system before it returns (RocksDB's WAL
+//! `write()`, fjall's journal with `PersistMode::Buffer`, raft-engine's log file; redb fsyncs
+//! every durable commit whatever `sync` says, see `kvlab_engine::Engine`), and a killed process
+//! does not take the page cache with it; only a machine crash or power loss can lose the
+//! writes since the last fsync, which this test cannot produce.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -26,7 +30,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kvlab_store::{ClientConfig, Cluster, ClusterConfig, EngineKind, Error as StoreError};
+use kvlab_store::{
+    ClientConfig, Cluster, ClusterConfig, EngineKind, Error as StoreError, RaftLogStore,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -46,8 +52,8 @@ pub struct CrashOptions {
     pub cycles: usize,
     /// Seed of the kill times.
     pub seed: u64,
-    /// Whether every engine write is fsynced.
-    pub sync: bool,
+    /// The store the child runs.
+    pub setup: CrashSetup,
     /// Writer threads in the child.
     pub threads: usize,
     /// Keys per writer thread.
@@ -56,6 +62,44 @@ pub struct CrashOptions {
     pub min_delay: Duration,
     /// See `min_delay`.
     pub max_delay: Duration,
+}
+
+/// The store under test: engine, Raft log and `sync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrashSetup {
+    /// A persistent engine.
+    pub engine: EngineKind,
+    /// Where the Raft log lives.
+    pub raft_log: RaftLogStore,
+    /// Whether every log write is fsynced (the engine's `sync` option).
+    pub sync: bool,
+}
+
+impl CrashSetup {
+    /// Checks that the setup can be crash-tested.
+    ///
+    /// # Errors
+    ///
+    /// The memory engine or the memory log (nothing survives a crash to check).
+    pub fn validate(&self) -> Result<()> {
+        if !self.engine.is_persistent() {
+            return Err(Error::setting("--engine", self.engine, "rocksdb, fjall or redb"));
+        }
+        if self.raft_log == RaftLogStore::Memory {
+            return Err(Error::setting("--raft-log", "memory", "same, separate or raft-engine"));
+        }
+        Ok(())
+    }
+
+    /// The value of `--raft-log` for this setup.
+    pub fn raft_log_name(&self) -> &'static str {
+        match self.raft_log {
+            RaftLogStore::SameEngine => "same",
+            RaftLogStore::SeparateEngine => "separate",
+            RaftLogStore::RaftEngine => "raft-engine",
+            RaftLogStore::Memory => "memory",
+        }
+    }
 }
 
 /// What the crash test found.
@@ -87,11 +131,12 @@ impl std::fmt::Display for CrashReport {
     }
 }
 
-fn config(dir: &Path, sync: bool) -> ClusterConfig {
+fn config(dir: &Path, setup: CrashSetup) -> ClusterConfig {
     ClusterConfig {
-        engine: EngineKind::RocksDb,
+        engine: setup.engine,
+        raft_log: setup.raft_log,
         dir: Some(dir.to_path_buf()),
-        engine_options: vec![("sync".into(), sync.to_string())],
+        engine_options: vec![(format!("{}.sync", setup.engine), setup.sync.to_string())],
         ..ClusterConfig::default()
     }
 }
@@ -105,8 +150,8 @@ fn key_name(thread: usize, k: usize) -> String {
 /// # Errors
 ///
 /// A cluster that does not start.
-pub fn child(dir: &Path, cycle: u64, sync: bool, threads: usize, keys: usize) -> Result<()> {
-    let cluster = Cluster::start(config(dir, sync))?;
+pub fn child(dir: &Path, cycle: u64, setup: CrashSetup, threads: usize, keys: usize) -> Result<()> {
+    let cluster = Cluster::start(config(dir, setup))?;
     let stdout = std::io::stdout();
     {
         let mut out = stdout.lock();
@@ -161,6 +206,7 @@ pub fn child(dir: &Path, cycle: u64, sync: bool, threads: usize, keys: usize) ->
 /// A child that cannot be started or never gets ready, or a cluster that does not restart
 /// from the directories (which is itself a durability failure, reported as such).
 pub fn run(opts: &CrashOptions) -> Result<CrashReport> {
+    opts.setup.validate()?;
     let exe = std::env::current_exe().map_err(|e| Error::io("cannot find kvlab itself", "-", e))?;
     std::fs::create_dir_all(&opts.dir)
         .map_err(|e| Error::io("cannot create crash-test directory", &opts.dir, e))?;
@@ -173,7 +219,13 @@ pub fn run(opts: &CrashOptions) -> Result<CrashReport> {
             .arg("crash-child")
             .arg("--dir")
             .arg(&opts.dir)
-            .args(["--cycle", &cycle.to_string(), "--sync", &opts.sync.to_string()])
+            .args(["--cycle", &cycle.to_string(), "--sync", &opts.setup.sync.to_string()])
+            .args([
+                "--engine",
+                opts.setup.engine.as_str(),
+                "--raft-log",
+                opts.setup.raft_log_name(),
+            ])
             .args(["--threads", &opts.threads.to_string()])
             .args(["--keys", &opts.keys_per_thread.to_string()])
             .stdout(Stdio::piped())
@@ -244,7 +296,7 @@ fn verify(
     check: &[(String, u64)],
     report: &mut CrashReport,
 ) -> Result<()> {
-    let cluster = Cluster::start(config(&opts.dir, opts.sync)).map_err(|e| {
+    let cluster = Cluster::start(config(&opts.dir, opts.setup)).map_err(|e| {
         Error::setting(
             "crash-test restart",
             when,

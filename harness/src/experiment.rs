@@ -10,6 +10,7 @@ use crate::progress::Progress;
 use crate::results::RunRecord;
 use crate::runner::{run_phase, Phase, StopFlag};
 use crate::settings::Settings;
+use crate::storage::{logical_bytes, StorageRow};
 
 /// What a command asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,10 +43,16 @@ pub fn run_once(
         eprintln!("{id}: {note}");
     }
     warnings.extend(binding.warnings());
-    let load = if mode == Mode::Load || binding.needs_load() {
-        Some(run_phase(Phase::Load, &settings, &workload, &*binding, stop, progress, false)?)
+    let (load, storage) = if mode == Mode::Load || binding.needs_load() {
+        let before = binding.storage();
+        let phase = run_phase(Phase::Load, &settings, &workload, &*binding, stop, progress, false)?;
+        let storage = before.zip(binding.storage()).map(|(before, after)| {
+            let logical = logical_bytes(&workload, settings.threads, workload.seed());
+            StorageRow::new(logical, before, after, phase.collector.totals.ok())
+        });
+        (Some(phase), storage)
     } else {
-        None
+        (None, None)
     };
     let run = if mode == Mode::Run && !stop.is_stopped() {
         // The run's trace rows follow the load's, when this run loaded.
@@ -78,6 +85,7 @@ pub fn run_once(
         run,
         nodes,
         engine_stats,
+        storage,
         warnings,
         notes,
     })

@@ -26,6 +26,7 @@ pub mod results;
 pub mod runner;
 pub mod settings;
 pub mod stages;
+pub mod storage;
 pub mod suite;
 
 pub use error::{Error, Result};

@@ -97,11 +97,13 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 0)]
         threads: usize,
     },
-    /// Crash durability: a child process runs a 3-node cluster on RocksDB and reports every
-    /// acknowledged write; it is killed with SIGKILL at random moments, the cluster restarts
-    /// from the same directories and every acknowledged write must be there. Exits with 1 when
-    /// a write was lost.
-    #[command(after_help = "Example:\n  kvlab crash-test --dir /tmp/kvlab-crash --cycles 50")]
+    /// Crash durability: a child process runs a 3-node cluster on a persistent engine and
+    /// reports every acknowledged write; it is killed with SIGKILL at random moments, the
+    /// cluster restarts from the same directories and every acknowledged write must be there.
+    /// Exits with 1 when a write was lost.
+    #[command(
+        after_help = "Example:\n  kvlab crash-test --dir /tmp/kvlab-crash --cycles 50\n  kvlab crash-test --dir /tmp/kvlab-crash-fjall --engine fjall --raft-log raft-engine"
+    )]
     CrashTest {
         /// The cluster's directory (created; kept between cycles; must not hold another
         /// cluster's data).
@@ -113,9 +115,17 @@ enum Command {
         /// Seed of the kill times.
         #[arg(long, value_name = "N", default_value_t = 1)]
         seed: u64,
-        /// fsync every engine write (false: a process crash must still lose nothing).
+        /// fsync every log write, the engine's `sync` option (false: a process crash must
+        /// still lose nothing).
         #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
         sync: bool,
+        /// The engine (the `engine` property): rocksdb, fjall or redb.
+        #[arg(long, value_name = "ENGINE", default_value = "rocksdb")]
+        engine: String,
+        /// Where the Raft log lives (the `store.raft_log` property): same, separate or
+        /// raft-engine.
+        #[arg(long, value_name = "LOG", default_value = "same")]
+        raft_log: String,
         /// Writer threads in the child.
         #[arg(long, value_name = "N", default_value_t = 4)]
         threads: usize,
@@ -170,6 +180,10 @@ enum Command {
         cycle: u64,
         #[arg(long, action = clap::ArgAction::Set)]
         sync: bool,
+        #[arg(long)]
+        engine: String,
+        #[arg(long)]
+        raft_log: String,
         #[arg(long)]
         threads: usize,
         #[arg(long)]
@@ -393,7 +407,8 @@ fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
             println!("{report}");
             Ok(Done::Checked { ok: report.is_ok() })
         }
-        Command::CrashTest { dir, cycles, seed, sync, threads, max_delay } => {
+        Command::CrashTest { dir, cycles, seed, sync, engine, raft_log, threads, max_delay } => {
+            let setup = crash_setup(&engine, &raft_log, sync)?;
             let max_delay = kvlab_harness::settings::parse_duration(&max_delay)
                 .filter(|d| *d >= std::time::Duration::from_millis(100))
                 .ok_or_else(|| {
@@ -406,7 +421,7 @@ fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
                 dir,
                 cycles,
                 seed,
-                sync,
+                setup,
                 threads,
                 keys_per_thread: 4,
                 min_delay: std::time::Duration::from_millis(50),
@@ -432,8 +447,9 @@ fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
             };
             Ok(Done::Said(said))
         }
-        Command::CrashChild { dir, cycle, sync, threads, keys } => {
-            kvlab_harness::crash::child(&dir, cycle, sync, threads, keys.max(1))?;
+        Command::CrashChild { dir, cycle, sync, engine, raft_log, threads, keys } => {
+            let setup = crash_setup(&engine, &raft_log, sync)?;
+            kvlab_harness::crash::child(&dir, cycle, setup, threads, keys.max(1))?;
             Ok(Done::Crashed { ok: true })
         }
     }
@@ -501,4 +517,23 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The crash test's store from its `--engine`, `--raft-log` and `--sync` arguments.
+fn crash_setup(
+    engine: &str,
+    raft_log: &str,
+    sync: bool,
+) -> Result<kvlab_harness::crash::CrashSetup> {
+    let setup = kvlab_harness::crash::CrashSetup {
+        engine: engine
+            .parse()
+            .map_err(|_| Error::setting("--engine", engine, "rocksdb, fjall or redb"))?,
+        raft_log: raft_log
+            .parse()
+            .map_err(|_| Error::setting("--raft-log", raft_log, "same, separate or raft-engine"))?,
+        sync,
+    };
+    setup.validate()?;
+    Ok(setup)
 }

@@ -16,7 +16,8 @@
 //!
 //! The store's node counters (`nodes.csv`), read stages, staleness and events belong to the
 //! cluster or to one client's view of it: they are the first client's, and `run.json` says so
-//! (`merged_from`, `per_client_files`).
+//! (`merged_from`, `per_client_files`). `storage.csv` is left out: each client counts its own
+//! share of the load's writes against the whole cluster's bytes and fsyncs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

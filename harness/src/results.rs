@@ -61,6 +61,8 @@ pub struct RunRecord {
     pub nodes: Vec<NodeRow>,
     /// Engine statistics at the end.
     pub engine_stats: Vec<(String, u64)>,
+    /// Storage figures of the load phase (bindings with storage, runs that loaded).
+    pub storage: Option<crate::storage::StorageRow>,
     /// Warnings printed during the run.
     pub warnings: Vec<String>,
     /// How the system under test ran (e.g. node processes and their CPU budgets).
@@ -85,6 +87,7 @@ pub struct ResultsWriter {
     summary: csv::Writer<File>,
     timeseries: csv::Writer<File>,
     nodes: csv::Writer<File>,
+    storage: csv::Writer<File>,
     errors: csv::Writer<File>,
     staleness: csv::Writer<File>,
     stages: csv::Writer<File>,
@@ -168,6 +171,7 @@ impl ResultsWriter {
             "reads_stale_fallback",
             "snapshots_sent",
             "snapshots_applied",
+            "synced_writes",
             "leaders",
             "served",
             "cpu_seconds",
@@ -197,6 +201,7 @@ impl ResultsWriter {
                     ]),
                 )?,
                 nodes: csv_writer(dir, "nodes.csv", &prefix(&node_cols))?,
+                storage: csv_writer(dir, "storage.csv", &prefix(&crate::storage::STORAGE_COLUMNS))?,
                 errors: csv_writer(dir, "errors.csv", &prefix(&["phase", "op", "error", "count"]))?,
                 staleness: csv_writer(
                     dir,
@@ -264,6 +269,7 @@ impl ResultsWriter {
                 node.stale_fallbacks,
                 node.snapshots_sent,
                 node.snapshots_applied,
+                node.synced_writes,
                 node.leaders,
             ] {
                 row.push(value.to_string());
@@ -274,6 +280,12 @@ impl ResultsWriter {
             }
             let path = self.dir.join("nodes.csv");
             self.nodes.write_record(&row).map_err(|e| results_error(&path, e))?;
+        }
+        if let Some(storage) = &record.storage {
+            let mut row = key.clone();
+            row.extend(storage.values());
+            let path = self.dir.join("storage.csv");
+            self.storage.write_record(&row).map_err(|e| results_error(&path, e))?;
         }
         self.write_ycsb(record)?;
         self.runs.push(run_json(record));
@@ -480,6 +492,7 @@ impl ResultsWriter {
             ("summary.csv", &mut self.summary),
             ("timeseries.csv", &mut self.timeseries),
             ("nodes.csv", &mut self.nodes),
+            ("storage.csv", &mut self.storage),
             ("errors.csv", &mut self.errors),
             ("staleness.csv", &mut self.staleness),
             ("stages.csv", &mut self.stages),
@@ -586,6 +599,7 @@ fn run_json(record: &RunRecord) -> serde_json::Value {
         "run": record.run.as_ref().map(phase),
         "completed": record.completed(),
         "engine_stats": record.engine_stats.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "storage": record.storage.as_ref().map(crate::storage::StorageRow::to_json),
         "warnings": record.warnings,
         "notes": record.notes,
     })

@@ -46,7 +46,8 @@ pub const HARNESS_PROPERTIES: [&str; 14] = [
 ];
 
 /// Prefixes of binding properties.
-pub const BINDING_PREFIXES: [&str; 5] = ["null.", "engine.", "rocksdb.", "store.", "nemesis."];
+pub const BINDING_PREFIXES: [&str; 7] =
+    ["null.", "engine.", "rocksdb.", "fjall.", "redb.", "store.", "nemesis."];
 
 /// Whether the harness or a binding reads `key` (the workload crate knows its own keys).
 pub fn is_known_property(key: &str) -> bool {
@@ -130,7 +131,9 @@ impl Settings {
         let status = duration_property(&props, "status.interval", Duration::from_secs(10))?;
         let engine = match props.get_str_or("engine", "rocksdb").parse::<EngineKind>() {
             Ok(kind) => kind,
-            Err(_) => return Err(invalid(&props, "engine", "one of: memory, rocksdb")),
+            Err(_) => {
+                return Err(invalid(&props, "engine", "one of: memory, rocksdb, fjall, redb"))
+            }
         };
         let timeout = duration_property(&props, "timeout", Duration::from_secs(5))?;
         let name = props.get("name").map(str::to_string).unwrap_or_else(|| "run".to_string());
@@ -171,14 +174,13 @@ impl Settings {
         })
     }
 
-    /// The `rocksdb.*` properties without their prefix, in name order.
-    pub fn rocksdb_options(&self) -> Vec<(String, String)> {
-        self.props
-            .iter()
-            .filter_map(|(k, v, _)| {
-                k.strip_prefix("rocksdb.").map(|k| (k.to_string(), v.to_string()))
-            })
-            .collect()
+    /// The engine options (`rocksdb.*`, `fjall.*`, `redb.*`, by full name), in name order.
+    pub fn engine_options(&self) -> Vec<(String, String)> {
+        let mut options = self.with_prefix("rocksdb.");
+        options.extend(self.with_prefix("fjall."));
+        options.extend(self.with_prefix("redb."));
+        options.sort();
+        options
     }
 
     /// Properties under `prefix` (prefix kept), in name order.

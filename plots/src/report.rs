@@ -360,6 +360,9 @@ fn tables(results: &Results) -> Vec<Table> {
         }
         out.push(Table { title: format!("{phase} phase, per operation"), headers, rows });
     }
+    if !results.storage.is_empty() {
+        out.push(storage_table(results));
+    }
     if !results.errors.is_empty() {
         let mut totals: std::collections::BTreeMap<(usize, String, String, String), f64> =
             Default::default();
@@ -383,4 +386,49 @@ fn tables(results: &Results) -> Vec<Table> {
         out.push(Table { title: "errors".into(), headers, rows });
     }
     out
+}
+
+/// Storage after the load: per configuration, means over the repetitions that loaded.
+fn storage_table(results: &Results) -> Table {
+    let mean = |values: Vec<f64>| -> Option<f64> {
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    let fmt =
+        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    let mb = |v: Option<f64>| fmt(v.map(|b| b / (1 << 20) as f64), 1);
+    let mut rows = Vec::new();
+    for (i, c) in results.configs.iter().enumerate() {
+        let runs: Vec<_> = results.storage.iter().filter(|r| r.config == i).collect();
+        if runs.is_empty() {
+            continue;
+        }
+        rows.push((
+            Some(i),
+            vec![
+                format!("{} ({})", c.id, c.label),
+                runs.len().to_string(),
+                mb(mean(runs.iter().map(|r| r.logical_bytes).collect())),
+                mb(mean(runs.iter().filter_map(|r| r.disk_bytes).collect())),
+                fmt(mean(runs.iter().filter_map(|r| r.space_amp).collect()), 2),
+                fmt(mean(runs.iter().filter_map(|r| r.fsyncs_per_write).collect()), 3),
+            ],
+        ));
+    }
+    let headers = [
+        "config",
+        "runs",
+        "logical (MiB)",
+        "on disk (MiB)",
+        "space amplification",
+        "fsyncs per write",
+    ]
+    .map(String::from)
+    .to_vec();
+    Table {
+        title: "storage after the load (bytes on disk per logical byte and replica; kvlab's \
+                count of fsyncs per acknowledged write)"
+            .into(),
+        headers,
+        rows,
+    }
 }

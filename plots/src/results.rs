@@ -73,6 +73,16 @@ pub(crate) struct NodeRow {
     pub cpu: Option<f64>,
 }
 
+/// One row of `storage.csv`: a run's storage figures after its load phase.
+#[derive(Clone, Debug)]
+pub(crate) struct StorageRow {
+    pub config: usize,
+    pub logical_bytes: f64,
+    pub disk_bytes: Option<f64>,
+    pub space_amp: Option<f64>,
+    pub fsyncs_per_write: Option<f64>,
+}
+
 /// One row of `staleness.csv`.
 #[derive(Clone, Debug)]
 pub(crate) struct StalenessRow {
@@ -154,6 +164,8 @@ pub(crate) struct Results {
     pub summary: Vec<SummaryRow>,
     pub timeseries: Vec<SeriesRow>,
     pub nodes: Vec<NodeRow>,
+    /// `storage.csv`: bytes on disk and fsyncs per write after each run's load.
+    pub storage: Vec<StorageRow>,
     pub staleness: Vec<StalenessRow>,
     /// `stages.csv`: where store reads spent their time.
     pub stages: Vec<StageRow>,
@@ -289,6 +301,7 @@ impl Results {
             summary: Vec::new(),
             timeseries: Vec::new(),
             nodes: Vec::new(),
+            storage: Vec::new(),
             staleness: Vec::new(),
             stages: Vec::new(),
             errors: Vec::new(),
@@ -303,6 +316,9 @@ impl Results {
         }
         if let Some(t) = Table::read_optional(dir, "nodes.csv")? {
             results.load_nodes(&t)?;
+        }
+        if let Some(t) = Table::read_optional(dir, "storage.csv")? {
+            results.load_storage(&t)?;
         }
         if let Some(t) = Table::read_optional(dir, "staleness.csv")? {
             results.load_staleness(&t)?;
@@ -490,6 +506,25 @@ impl Results {
                 None => None,
             };
             self.nodes.push(NodeRow { config, node, served: row.f64(served)?, cpu });
+        }
+        Ok(())
+    }
+
+    fn load_storage(&mut self, table: &Table) -> Result<()> {
+        let keyed = Keyed::new(table, &self.axes)?;
+        let logical = table.col("logical_bytes")?;
+        let disk = table.col("disk_bytes")?;
+        let amp = table.col("space_amp")?;
+        let fsyncs = table.col("fsyncs_per_write")?;
+        for row in table.rows() {
+            let (config, _) = self.key(&row, &keyed)?;
+            self.storage.push(StorageRow {
+                config,
+                logical_bytes: row.f64(logical)?,
+                disk_bytes: row.f64_optional(disk)?,
+                space_amp: row.f64_optional(amp)?,
+                fsyncs_per_write: row.f64_optional(fsyncs)?,
+            });
         }
         Ok(())
     }

@@ -185,9 +185,9 @@ fn selected(name: &str) -> bool {
 }
 
 fn cluster_config(dir: &std::path::Path, sync: bool) -> ClusterConfig {
-    let mut engine_options = vec![("preset".to_string(), "default".to_string())];
+    let mut engine_options = vec![("rocksdb.preset".to_string(), "default".to_string())];
     if sync {
-        engine_options.push(("sync".into(), "true".into()));
+        engine_options.push(("rocksdb.sync".into(), "true".into()));
     }
     ClusterConfig {
         engine: EngineKind::RocksDb,
@@ -225,7 +225,7 @@ fn main() -> kvlab_store::Result<()> {
     // The baselines: the engine called directly, by 8 threads, on the same keys.
     let dir = tempfile::tempdir().map_err(kvlab_store::Error::engine)?;
     let direct: Arc<dyn Engine> =
-        Arc::new(RocksEngine::open(dir.path(), &RocksOptions::default())?);
+        Arc::new(RocksEngine::open(dir.path(), &RocksOptions::default(), &[])?);
     for i in 0..KEYS {
         direct.put(kvlab_key(i), &value)?;
     }
@@ -270,6 +270,7 @@ fn main() -> kvlab_store::Result<()> {
     let synced: Arc<dyn Engine> = Arc::new(RocksEngine::open(
         sdir.path(),
         &RocksOptions { sync: true, ..Default::default() },
+        &[],
     )?);
     let v = value.clone();
     let synced_put: Op =

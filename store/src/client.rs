@@ -38,7 +38,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::{ClientConfig, ReadPolicy, ReplicaChoice};
-use crate::engine::{KvPair, WriteBatch};
 use crate::error::{Error, Result};
 use crate::request::{
     Inbound, NodeMsg, ProposeTask, ReadOp, ReadResponse, ReadTask, ReadValue, Staleness,
@@ -46,6 +45,7 @@ use crate::request::{
 use crate::stages::ReadStages;
 use crate::topology::{NodeId, Region, RegionId, Topology};
 use crate::transport::ClientTransport;
+use kvlab_engine::{KvPair, WriteBatch};
 
 /// The answer to [`Client::get`].
 #[derive(Clone, Debug, PartialEq, Eq)]

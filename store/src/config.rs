@@ -19,15 +19,15 @@
 //! | `store.replica` | `round-robin`, `random`, `closest` | `round-robin` |
 //! | `store.max_staleness_ms` | stale reads older than this fall back to follower reads | none |
 //! | `store.read_pool_threads` | read pool threads per node (0 = reads run on the caller) | 2 |
-//! | `store.raft_log` | `same` engine, `separate` engine, or `memory` | `same` |
+//! | `store.raft_log` | `same` engine, `separate` engine, `raft-engine`, or `memory` | `same` |
 //! | `store.dir` | directory for persistent engines (temporary if unset) | – |
 //! | `store.tick_ms`, `store.election_ticks`, `store.heartbeat_ticks` | Raft timing | 20, 10, 2 |
 //! | `store.log_gc_threshold` | applied entries kept before log compaction | 1024 |
 //! | `store.balance_leaders` | transfer leaders to balance them at start | true |
 //! | `store.commit_delay_us` | group-commit delay after a proposal arrives, or `auto` | 0 |
 //! | `store.failpoints` | **testing only**: comma-separated deliberate bugs, see [`Failpoints`] | none |
-//! | `engine` | `memory` or `rocksdb` | `memory` |
-//! | `rocksdb.*` | RocksDB options, see [`crate::RocksOptions`] | – |
+//! | `engine` | `memory`, `rocksdb`, `fjall` or `redb` | `memory` |
+//! | `rocksdb.*`, `fjall.*`, `redb.*` | engine options, see [`crate::EngineOptions`] | – |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,9 +35,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::engine::EngineKind;
 use crate::error::{Error, Result};
 use crate::topology::{default_split_keys, NodeId, ZoneId};
+use kvlab_engine::EngineKind;
 
 /// How a read is served (see the crate docs for the guarantees of each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,13 +122,17 @@ impl FromStr for ReplicaChoice {
 /// Where a node keeps its Raft log and hard state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RaftLogStore {
-    /// In the data engine under the reserved `0x01` key prefix (one write per Ready; RocksDB
-    /// keeps that key space in a column family of its own, sharing the write-ahead log).
+    /// In the data engine's `raft` keyspace (one write per Ready; RocksDB keeps that keyspace
+    /// in a column family of its own, sharing the write-ahead log).
     SameEngine,
-    /// In a second engine instance of the same kind (TiKV's raft-engine split). The data engine
-    /// then never syncs: the log is the durable record, and the data engine is flushed before
-    /// the log is compacted, so only log writes pay an fsync.
+    /// In the `raft` keyspace of a second engine instance of the same kind (TiKV's log/data
+    /// split). The data engine then never syncs: the log is the durable record, and the data
+    /// engine is flushed before the log is compacted, so only log writes pay an fsync.
     SeparateEngine,
+    /// In TiKV's raft-engine (append-only log files; compaction drops whole files), split from
+    /// the data engine as `SeparateEngine`. It fsyncs its writes when the engine's `sync`
+    /// option is set (`rocksdb.sync`, `fjall.sync`, `redb.sync`).
+    RaftEngine,
     /// In memory only: fast, lost on restart (nodes cannot be restarted).
     Memory,
 }
@@ -140,7 +144,8 @@ impl FromStr for RaftLogStore {
             "same" => Ok(RaftLogStore::SameEngine),
             "separate" => Ok(RaftLogStore::SeparateEngine),
             "memory" => Ok(RaftLogStore::Memory),
-            _ => Err(invalid("store.raft_log", s, "one of: same, separate, memory")),
+            "raft-engine" => Ok(RaftLogStore::RaftEngine),
+            _ => Err(invalid("store.raft_log", s, "one of: same, separate, raft-engine, memory")),
         }
     }
 }
@@ -209,7 +214,7 @@ pub struct ClusterConfig {
     pub read_pool_threads: usize,
     /// Storage engine kind.
     pub engine: EngineKind,
-    /// `rocksdb.*` options without the prefix.
+    /// Engine options by full name (`rocksdb.*`, `fjall.*`, `redb.*`).
     pub engine_options: Vec<(String, String)>,
     /// Where the raft log lives.
     pub raft_log: RaftLogStore,
@@ -430,8 +435,8 @@ impl ClusterConfig {
                     };
                     c.latency.pairs.insert((a.min(b), a.max(b)), micros(name, v)?);
                 }
-                n if n.starts_with("rocksdb.") => {
-                    c.engine_options.push((n["rocksdb.".len()..].to_string(), value.clone()))
+                n if ["rocksdb.", "fjall.", "redb."].iter().any(|p| n.starts_with(p)) => {
+                    c.engine_options.push((n.to_string(), value.clone()))
                 }
                 _ => {
                     return Err(invalid(
@@ -441,7 +446,7 @@ impl ClusterConfig {
                          cross_latency_us,latency.A-B,jitter_us,commit_delay_us,seed,read_policy,replica,max_staleness_ms,\
                          read_pool_threads,raft_log,dir,tick_ms,election_ticks,heartbeat_ticks,\
                          log_gc_threshold,balance_leaders,failpoints,processes,node_cpus,\
-                         node_cpus_optional,node_cores,cgroup_root,endpoints}, engine, rocksdb.*",
+                         node_cpus_optional,node_cores,cgroup_root,endpoints}, engine, rocksdb.*, fjall.*, redb.*",
                     ))
                 }
             }
@@ -478,7 +483,15 @@ impl ClusterConfig {
                  writes by itself when its process is killed)",
             ));
         }
-        crate::engine::RocksOptions::from_pairs(&self.engine_options)?;
+        kvlab_engine::EngineOptions::from_pairs(&self.engine_options)?;
+        if self.raft_log == RaftLogStore::RaftEngine && !self.engine.is_persistent() {
+            return Err(invalid(
+                "store.raft_log",
+                "raft-engine",
+                "a persistent engine (engine=rocksdb, fjall or redb) with raft-engine: a node's \
+                 applied state must outlive its log's compaction",
+            ));
+        }
         let processes = self.processes || self.endpoints.is_some();
         if !processes && (self.node_cpus.is_some() || self.node_cores.is_some()) {
             let (name, value) = match self.node_cpus {

@@ -56,13 +56,19 @@ impl Error {
     }
 }
 
-impl From<rocksdb::Error> for Error {
-    fn from(err: rocksdb::Error) -> Self {
-        let text = err.into_string();
-        if text.starts_with("Corruption") {
-            Error::Corruption(text)
-        } else {
-            Error::Engine(text)
+impl From<kvlab_engine::Error> for Error {
+    fn from(err: kvlab_engine::Error) -> Self {
+        match err {
+            kvlab_engine::Error::InvalidOption { option, value, expected } => {
+                Error::InvalidOption { option, value, expected }
+            }
+            kvlab_engine::Error::Corruption(text) => Error::Corruption(text),
+            err @ (kvlab_engine::Error::Engine(_) | kvlab_engine::Error::UnknownKeyspace(_)) => {
+                Error::Engine(match err {
+                    kvlab_engine::Error::Engine(text) => text,
+                    other => other.to_string(),
+                })
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The store's key layout inside a node's engine and the binary codecs it writes.
 //!
-//! One engine holds every region of a node (as in TiKV), split into two key spaces:
+//! One engine holds every region of a node (as in TiKV), in two keyspaces:
 //!
-//! * **Data keys** are the user key prefixed by `z`, so all user data sorts after the metadata.
-//! * **Raft keys** start with `0x01`, then the region id (8 bytes, big endian), then a suffix:
+//! * **Data keys**, in the engine's default keyspace, are the user key prefixed by `z`.
+//! * **Raft keys**, in the [`RAFT`] keyspace (a column family of their own in RocksDB), start
+//!   with `0x01`, then the region id (8 bytes, big endian), then a suffix:
 //!   `0x01` + index (8 bytes BE) for a log entry, `0x02` for the hard state, `0x03` for the apply
 //!   state (applied index and term, written in the same batch as the data it applied), `0x04` for
 //!   the truncated state (index and term of the last compacted entry).
@@ -11,13 +12,18 @@
 //! Commands (the payload of a Raft entry) and snapshot data use a small length-prefixed
 //! encoding: integers are little-endian `u32` lengths, so decoding never allocates blindly.
 
-use crate::engine::{KeyRange, WriteBatch, WriteOp};
+use kvlab_engine::{KeyRange, Keyspace, WriteBatch, WriteOp};
+
 use crate::error::{Error, Result};
 use crate::topology::{Index, Region, RegionId};
 
+/// The keyspace of the Raft log, hard states, truncated and apply states: kept apart from the
+/// data, so the log's churn never shares a memtable with user data.
+pub const RAFT: Keyspace = Keyspace::named("raft");
+
 /// Prefix of every data key.
 pub const DATA_PREFIX: u8 = b'z';
-const RAFT_PREFIX: u8 = crate::engine::RAFT_KEY_PREFIX;
+const RAFT_PREFIX: u8 = 0x01;
 const LOG_SUFFIX: u8 = 0x01;
 const HARD_STATE_SUFFIX: u8 = 0x02;
 const APPLY_STATE_SUFFIX: u8 = 0x03;
@@ -102,18 +108,19 @@ pub fn decode_index_term(bytes: &[u8]) -> Result<(Index, u64)> {
     Ok((index, term))
 }
 
-/// Encodes a write command (a Raft entry payload).
+/// Encodes a write command (a Raft entry payload). Commands carry user data only, all in the
+/// default keyspace, so the keyspace is not encoded.
 pub fn encode_command(batch: &WriteBatch) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.size_bytes() + 9 * batch.len() + 4);
     put_u32(&mut out, batch.len());
     for op in &batch.ops {
         match op {
-            WriteOp::Put { key, value } => {
+            WriteOp::Put { key, value, .. } => {
                 out.push(0);
                 put_bytes(&mut out, key);
                 put_bytes(&mut out, value);
             }
-            WriteOp::Delete { key } => {
+            WriteOp::Delete { key, .. } => {
                 out.push(1);
                 put_bytes(&mut out, key);
             }
@@ -135,11 +142,11 @@ pub fn decode_command_into(bytes: &[u8], out: &mut WriteBatch) -> Result<()> {
             0 => {
                 let key = data_key(r.bytes()?);
                 let value = r.bytes()?.to_vec();
-                out.ops.push(WriteOp::Put { key, value });
+                out.ops.push(WriteOp::Put { keyspace: Keyspace::DEFAULT, key, value });
             }
             1 => {
                 let key = data_key(r.bytes()?);
-                out.ops.push(WriteOp::Delete { key });
+                out.ops.push(WriteOp::Delete { keyspace: Keyspace::DEFAULT, key });
             }
             t => return Err(Error::Corruption(format!("unknown command op {t}"))),
         }
@@ -225,8 +232,18 @@ mod tests {
         b.put(b"k1".to_vec(), b"v1".to_vec()).delete(b"k2".to_vec()).put(Vec::new(), Vec::new());
         let mut out = WriteBatch::new();
         decode_command_into(&encode_command(&b), &mut out).unwrap();
-        assert_eq!(out.ops[0], WriteOp::Put { key: b"zk1".to_vec(), value: b"v1".to_vec() });
-        assert_eq!(out.ops[1], WriteOp::Delete { key: b"zk2".to_vec() });
+        assert_eq!(
+            out.ops[0],
+            WriteOp::Put {
+                keyspace: Keyspace::DEFAULT,
+                key: b"zk1".to_vec(),
+                value: b"v1".to_vec()
+            }
+        );
+        assert_eq!(
+            out.ops[1],
+            WriteOp::Delete { keyspace: Keyspace::DEFAULT, key: b"zk2".to_vec() }
+        );
         assert_eq!(out.len(), 3);
         assert!(decode_command_into(&[5, 0, 0, 0, 0], &mut out).is_err());
     }

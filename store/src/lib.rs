@@ -1,15 +1,14 @@
-//! kvlab's storage layer: engines behind one object-safe [`Engine`] trait and, on top of them,
-//! the replicated multi-Raft store that kvlab's benchmarks measure.
+//! kvlab's replicated multi-Raft store, on the engines of `kvlab-engine` (re-exported here).
 //!
-//! The data path reads in one direction: client → region peer → engine. This crate owns the
-//! engines (`engine`) today; the Raft layer builds on the same trait.
+//! The data path reads in one direction: client → region peer → engine. The engines know
+//! nothing of Raft: the store keeps its Raft log and states in a keyspace of their own
+//! ([`RAFT_KEYSPACE`]) or in raft-engine (`store.raft_log`).
 
 pub mod cgroup;
 mod client;
 mod cluster;
 mod cluster_file;
 mod config;
-mod engine;
 mod error;
 mod grpc;
 mod keys;
@@ -26,17 +25,20 @@ mod wire;
 pub use client::{
     BatchGetResult, Client, PendingGet, PendingWrite, ReadResult, ScanResult, WriteResult,
 };
-pub use cluster::Cluster;
+pub use cluster::{dir_bytes, Cluster};
 pub use cluster_file::{ClusterFile, NodeEntry};
 pub use config::{
     ClientConfig, ClusterConfig, Failpoints, LatencyModel, RaftLogStore, ReadPolicy, ReplicaChoice,
 };
-pub use engine::{
-    open_engine, prefix_successor, Engine, EngineKind, EngineSnapshot, KeyRange, KvPair,
-    MemoryEngine, RocksEngine, RocksOptions, RocksPreset, WriteBatch, WriteOp,
-};
 pub use error::{Error, Result};
 pub use grpc::node_metrics;
+pub use keys::RAFT as RAFT_KEYSPACE;
+pub use kvlab_engine::Error as EngineError;
+pub use kvlab_engine::{
+    open_engine, prefix_successor, CrashableEngine, Engine, EngineKind, EngineOptions,
+    EngineSnapshot, FjallEngine, FjallOptions, KeyRange, Keyspace, KvPair, MemoryEngine,
+    RedbEngine, RedbOptions, RocksEngine, RocksOptions, RocksPreset, WriteBatch, WriteOp,
+};
 pub use metrics::{NodeMetrics, ReadCounts, RegionMetrics};
 pub use node_process::run_node;
 pub use request::{RaftEnvelope, Staleness};

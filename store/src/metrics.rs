@@ -36,6 +36,9 @@ pub struct NodeStats {
     /// Of those, writes to the engine holding the raft log (= fsyncs when the log syncs and
     /// data lives in a separate, unsynced engine).
     pub log_writes: AtomicU64,
+    /// Writes and flushes the Ready loop made durable with an fsync (kvlab's own count: a
+    /// synced log write, or a flush of the data engine before a compaction or snapshot).
+    pub synced_writes: AtomicU64,
     /// Ready rounds that had work.
     pub ready_rounds: AtomicU64,
     /// Raft snapshots applied by peers on this node.
@@ -130,6 +133,8 @@ pub struct NodeMetrics {
     pub engine_writes: u64,
     /// Writes to the engine holding the raft log.
     pub log_writes: u64,
+    /// Writes and flushes made durable with an fsync.
+    pub synced_writes: u64,
     /// Ready rounds with work.
     pub ready_rounds: u64,
     /// Raft snapshots applied here (a lagging peer catching up).
@@ -177,6 +182,7 @@ impl NodeMetrics {
             leaders_held: regions.iter().filter(|r| r.is_leader).count() as u64,
             engine_writes: ld(&s.engine_writes),
             log_writes: ld(&s.log_writes),
+            synced_writes: ld(&s.synced_writes),
             ready_rounds: ld(&s.ready_rounds),
             snapshots_applied: ld(&s.snapshots_applied),
             snapshots_sent: ld(&s.snapshots_sent),

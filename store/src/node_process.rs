@@ -15,11 +15,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cluster::local::open_disk_engines;
+use crate::cluster::local::{memory_engines, open_disk_engines};
 use crate::cluster_file::ClusterFile;
 use crate::config::ClusterConfig;
-use crate::engine::EngineKind;
-use crate::engine::{Engine, MemoryEngine};
 use crate::error::{Error, Result};
 use crate::grpc::service::{AdminService, KvService, NodeState, RaftService};
 use crate::grpc::RaftTransport;
@@ -31,6 +29,7 @@ use crate::transport::ChannelTransport;
 use crate::wire::pb::admin_server::AdminServer;
 use crate::wire::pb::kv_server::KvServer;
 use crate::wire::pb::raft_server::RaftServer;
+use kvlab_engine::EngineKind;
 
 /// Worker threads of a node's gRPC runtime without a CPU budget (the node's own Raft and
 /// read-pool threads come on top); see [`grpc_threads`].
@@ -72,10 +71,8 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
         .map_err(|e| unavailable(format!("node {id}: cannot listen on {addr}: {e}")))?;
     listener.set_nonblocking(true).map_err(unavailable)?;
     let topology = Arc::new(Topology::new(config.nodes, &config.splits(), config.replicas)?);
-    let (data, raft_engine) = if config.engine == EngineKind::Memory {
-        let raft = (config.raft_log == crate::config::RaftLogStore::SeparateEngine)
-            .then(|| Arc::new(MemoryEngine::new()) as Arc<dyn Engine>);
-        (Arc::new(MemoryEngine::new()) as Arc<dyn Engine>, raft)
+    let (data, raft_log) = if config.engine == EngineKind::Memory {
+        memory_engines(&config)
     } else {
         open_disk_engines(&config, &entry.dir)?
     };
@@ -94,7 +91,7 @@ pub fn run_node(path: &Path, id: NodeId, lifeline: bool) -> Result<()> {
         config: config.clone(),
         topology,
         data,
-        raft_engine,
+        raft_log,
         transport: local.clone(),
         raft_out,
         clock: Clock::new(),

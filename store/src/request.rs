@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use raft::prelude::Message;
 
 use crate::config::ReadPolicy;
-use crate::engine::{KvPair, WriteBatch};
 use crate::error::{Error, Result};
 use crate::stages::{ReadStages, ReadTiming};
 use crate::topology::{Index, NodeId, RegionId};
+use kvlab_engine::{KvPair, WriteBatch};
 
 /// A Raft message addressed to one region peer on another node.
 #[derive(Debug)]

@@ -13,11 +13,11 @@ use protobuf::Message as _;
 use raft::prelude::Message;
 
 use crate::config::ReadPolicy;
-use crate::engine::{WriteBatch, WriteOp};
 use crate::error::{Error, Result};
 use crate::metrics::{NodeMetrics, ReadCounts, RegionMetrics};
 use crate::request::{RaftEnvelope, ReadOp, ReadResponse, ReadValue, Staleness};
 use crate::stages::ReadStages;
+use kvlab_engine::{WriteBatch, WriteOp};
 
 /// The generated messages and services.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
@@ -233,10 +233,10 @@ pub fn mutations_to_pb(batch: &WriteBatch) -> Vec<pb::Mutation> {
         .ops
         .iter()
         .map(|op| match op {
-            WriteOp::Put { key, value } => {
+            WriteOp::Put { key, value, .. } => {
                 pb::Mutation { key: key.clone(), value: Some(value.clone()) }
             }
-            WriteOp::Delete { key } => pb::Mutation { key: key.clone(), value: None },
+            WriteOp::Delete { key, .. } => pb::Mutation { key: key.clone(), value: None },
         })
         .collect()
 }
@@ -277,6 +277,7 @@ pub fn metrics_to_pb(
         leader_changes: m.leader_changes,
         engine_writes: m.engine_writes,
         log_writes: m.log_writes,
+        synced_writes: m.synced_writes,
         ready_rounds: m.ready_rounds,
         snapshots_applied: m.snapshots_applied,
         snapshots_sent: m.snapshots_sent,
@@ -341,6 +342,7 @@ pub fn metrics_from_pb(m: pb::NodeMetrics) -> (NodeMetrics, Vec<u64>) {
         leaders_held: regions.iter().filter(|r| r.is_leader).count() as u64,
         engine_writes: m.engine_writes,
         log_writes: m.log_writes,
+        synced_writes: m.synced_writes,
         ready_rounds: m.ready_rounds,
         snapshots_applied: m.snapshots_applied,
         snapshots_sent: m.snapshots_sent,

@@ -248,11 +248,34 @@ fn f_full_restart_with_separate_raft_log() -> Result<()> {
     full_restart(RaftLogStore::SeparateEngine)
 }
 
+// (f) on fjall and redb, and with the log in raft-engine (logs compacted along the way).
+#[test]
+fn f_full_restart_on_every_engine_and_raft_engine() -> Result<()> {
+    for (engine, raft_log) in [
+        (EngineKind::Fjall, RaftLogStore::SameEngine),
+        (EngineKind::Redb, RaftLogStore::SameEngine),
+        (EngineKind::RocksDb, RaftLogStore::RaftEngine),
+        (EngineKind::Fjall, RaftLogStore::RaftEngine),
+        (EngineKind::Redb, RaftLogStore::SeparateEngine),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config =
+            ClusterConfig { engine, raft_log, log_gc_threshold: 20, ..rocks_config(dir.path()) };
+        restart_keeps_writes(config)
+            .map_err(|e| kvlab_store::Error::Engine(format!("{engine} / {raft_log:?}: {e}")))?;
+    }
+    Ok(())
+}
+
 fn full_restart(raft_log: RaftLogStore) -> Result<()> {
     let dir = tempfile::tempdir().unwrap();
+    restart_keeps_writes(ClusterConfig { raft_log, ..rocks_config(dir.path()) })
+}
+
+fn restart_keeps_writes(config: ClusterConfig) -> Result<()> {
     let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
     {
-        let cluster = Cluster::start(ClusterConfig { raft_log, ..rocks_config(dir.path()) })?;
+        let cluster = Cluster::start(config.clone())?;
         let mut c = client(&cluster, ReadPolicy::Leader, 1);
         for i in 0..150u64 {
             let k = key(i % 100);
@@ -267,7 +290,7 @@ fn full_restart(raft_log: RaftLogStore) -> Result<()> {
         }
         cluster.shutdown();
     }
-    let cluster = Cluster::start(ClusterConfig { raft_log, ..rocks_config(dir.path()) })?;
+    let cluster = Cluster::start(config)?;
     let mut c = client(&cluster, ReadPolicy::Leader, 2);
     for (k, v) in &model {
         assert_eq!(&c.get(k)?.value, v);

@@ -1,8 +1,9 @@
 //! The `engine` binding: one storage engine called directly, no replication — the baseline
 //! every store figure is compared with.
 //!
-//! Properties: `engine=memory|rocksdb` (default `rocksdb`), `engine.dir` (a persistent
-//! directory; default: a temporary directory removed at exit), `rocksdb.*` options.
+//! Properties: `engine=memory|rocksdb|fjall|redb` (default `rocksdb`), `engine.dir` (a
+//! persistent directory; default: a temporary directory removed at exit), and the engines'
+//! options (`rocksdb.*`, `fjall.*`, `redb.*`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,10 +14,13 @@ use kvlab_workloads::{OpKind, Operation};
 use super::{Binding, DbClient, OpError, Served};
 use crate::error::{Error, Result};
 use crate::settings::Settings;
+use crate::storage::StorageProbe;
 
 /// The `engine` binding.
 pub struct EngineBinding {
     engine: Arc<dyn Engine>,
+    /// Where a persistent engine keeps its files.
+    dir: PathBuf,
     /// Removed when the binding is dropped (after the engine, which is closed first).
     _temp: Option<tempfile::TempDir>,
 }
@@ -28,17 +32,17 @@ impl EngineBinding {
     ///
     /// Bad engine name or options, or the engine's open error.
     pub fn open(settings: &Settings) -> Result<Self> {
-        let (engine, temp) = open_engine(settings, "engine.dir")?;
-        Ok(EngineBinding { engine, _temp: temp })
+        let (engine, dir, temp) = open_engine(settings, "engine.dir")?;
+        Ok(EngineBinding { engine, dir, _temp: temp })
     }
 }
 
-/// Opens the engine named by `engine` with `rocksdb.*` options in `dir_setting` (or a temporary
-/// directory).
+/// Opens the engine named by `engine` with its options (`rocksdb.*`, `fjall.*`, `redb.*`) in
+/// `dir_setting` (or a temporary directory).
 pub(crate) fn open_engine(
     settings: &Settings,
     dir_setting: &str,
-) -> Result<(Arc<dyn Engine>, Option<tempfile::TempDir>)> {
+) -> Result<(Arc<dyn Engine>, PathBuf, Option<tempfile::TempDir>)> {
     let kind = settings.engine;
     let (dir, temp) = match settings.props.get(dir_setting) {
         Some(dir) if !dir.is_empty() => (PathBuf::from(dir), None),
@@ -49,8 +53,9 @@ pub(crate) fn open_engine(
             (temp.path().to_path_buf(), Some(temp))
         }
     };
-    let engine = kvlab_store::open_engine(kind, Some(&dir), &settings.rocksdb_options())?;
-    Ok((engine, temp))
+    let engine = kvlab_store::open_engine(kind, Some(&dir), &settings.engine_options(), &[])
+        .map_err(kvlab_store::Error::from)?;
+    Ok((engine, dir, temp))
 }
 
 impl Binding for EngineBinding {
@@ -70,13 +75,28 @@ impl Binding for EngineBinding {
     fn engine_stats(&self) -> Vec<(String, u64)> {
         self.engine.stats()
     }
+
+    fn storage(&self) -> Option<StorageProbe> {
+        let name = format!("{}.synced_writes", self.engine.name());
+        let persistent = self.engine.name() != "memory";
+        Some(StorageProbe {
+            disk_bytes: persistent.then(|| kvlab_store::dir_bytes(&self.dir)),
+            synced_writes: self
+                .engine
+                .stats()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v),
+            copies: 1,
+        })
+    }
 }
 
 struct EngineClient {
     engine: Arc<dyn Engine>,
 }
 
-fn engine_error(err: kvlab_store::Error) -> OpError {
+fn engine_error(err: kvlab_store::EngineError) -> OpError {
     OpError::new("engine", err.to_string())
 }
 

@@ -137,6 +137,8 @@ pub struct NodeRow {
     pub snapshots_sent: u64,
     /// Raft snapshots applied by this node's peers.
     pub snapshots_applied: u64,
+    /// Writes and flushes the node made durable with an fsync.
+    pub synced_writes: u64,
     /// Region leaders held.
     pub leaders: u64,
     /// CPU seconds of the node's process (node processes only; in one process the nodes
@@ -169,6 +171,7 @@ impl NodeRow {
             stale_fallbacks: self.stale_fallbacks.saturating_sub(before.stale_fallbacks),
             snapshots_sent: self.snapshots_sent.saturating_sub(before.snapshots_sent),
             snapshots_applied: self.snapshots_applied.saturating_sub(before.snapshots_applied),
+            synced_writes: self.synced_writes.saturating_sub(before.synced_writes),
             leaders: self.leaders,
             cpu_seconds: minus(self.cpu_seconds, before.cpu_seconds),
             client_cpu_seconds: minus(self.client_cpu_seconds, before.client_cpu_seconds),
@@ -271,6 +274,11 @@ pub trait Binding: Send + Sync {
     fn engine_stats(&self) -> Vec<(String, u64)> {
         Vec::new()
     }
+    /// Bytes on disk and fsyncs so far, for the storage figures after the load (`None` for a
+    /// binding without storage).
+    fn storage(&self) -> Option<crate::storage::StorageProbe> {
+        None
+    }
     /// How the system under test runs, for the results and the report (e.g. the store's node
     /// processes and their CPU budgets, or why none could be applied).
     fn notes(&self) -> Vec<String> {
@@ -300,7 +308,8 @@ pub fn validate(settings: &Settings) -> Result<()> {
     match settings.db.as_str() {
         "null" => NullBinding::new(settings).map(drop),
         "engine" => {
-            Ok(kvlab_store::RocksOptions::from_pairs(&settings.rocksdb_options()).map(drop)?)
+            let options = kvlab_store::EngineOptions::from_pairs(&settings.engine_options());
+            Ok(options.map(drop).map_err(kvlab_store::Error::from)?)
         }
         "store" => StoreBinding::validate(settings),
         other => Err(Error::setting("db", other, "one of: null, engine, store")),

@@ -59,10 +59,7 @@ impl StoreBinding {
     fn config(settings: &Settings) -> Result<ClusterConfig> {
         let mut pairs = settings.with_prefix("store.");
         pairs.push(("engine".to_string(), settings.engine.as_str().to_string()));
-        pairs.extend(settings.with_prefix("rocksdb."));
-        if settings.engine == kvlab_store::EngineKind::RocksDb {
-            kvlab_store::RocksOptions::from_pairs(&settings.rocksdb_options())?;
-        }
+        pairs.extend(settings.engine_options());
         let mut config = ClusterConfig::from_pairs(&pairs)?;
         if config.processes {
             // Node processes run this very program's `node` subcommand.
@@ -139,6 +136,16 @@ impl Binding for StoreBinding {
         self.cluster().warnings()
     }
 
+    fn storage(&self) -> Option<crate::storage::StorageProbe> {
+        let cluster = self.cluster();
+        let synced = cluster.metrics().iter().map(|m| m.synced_writes).sum();
+        Some(crate::storage::StorageProbe {
+            disk_bytes: cluster.disk_bytes(),
+            synced_writes: Some(synced),
+            copies: cluster.config().replicas as u64,
+        })
+    }
+
     fn nodes(&self) -> Vec<NodeRow> {
         let processes = self.cluster().config().processes;
         let client_cpu = if processes { kvlab_store::cgroup::self_cpu_seconds() } else { None };
@@ -163,6 +170,7 @@ impl Binding for StoreBinding {
                 stale_fallbacks: m.reads.stale_fallbacks,
                 snapshots_sent: m.snapshots_sent,
                 snapshots_applied: m.snapshots_applied,
+                synced_writes: m.synced_writes,
                 leaders: m.leaders_held,
                 cpu_seconds: m.cpu.map(|d| d.as_secs_f64()),
                 client_cpu_seconds: client_cpu,

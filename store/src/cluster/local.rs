@@ -13,43 +13,72 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 
 use super::Nodes;
+use kvlab_engine::{open_engine, CrashableEngine, Engine, EngineKind, EngineOptions, MemoryEngine};
+
 use crate::config::{ClusterConfig, RaftLogStore};
-use crate::engine::{open_engine, CrashableEngine, Engine, EngineKind};
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::metrics::{NodeMetrics, NodeStats};
 use crate::node::{Node, NodeParams};
-use crate::raftstore::{Clock, PeerShared};
+use crate::raftstore::{Clock, PeerShared, RaftEngineLog, RaftLog};
 use crate::request::NodeMsg;
 use crate::topology::{NodeId, RegionId, Topology};
 use crate::transport::{ChannelTransport, ChannelTransportHandle, ClientTransport};
 
-/// A node's engines: data, and the raft-log engine when it is separate.
-pub(crate) type NodeEngines = (Arc<dyn Engine>, Option<Arc<dyn Engine>>);
+/// A node's data engine and where its Raft log persists.
+pub(crate) type NodeEngines = (Arc<dyn Engine>, RaftLog);
 
-/// Opens the on-disk engines of a node whose directory is `dir` (`data`, and `raft` for a
-/// separate log engine).
+/// Opens the on-disk engines of a node whose directory is `dir`: `data`, and `raft` for a
+/// separate log engine or raft-engine.
 ///
 /// # Errors
 ///
 /// Engine open failures.
 pub(crate) fn open_disk_engines(cfg: &ClusterConfig, dir: &Path) -> Result<NodeEngines> {
-    let separate = cfg.raft_log == RaftLogStore::SeparateEngine;
-    // With a separate log engine the data engine never syncs (TiKV's split): the log is
-    // the durable record and the data engine is flushed before the log is compacted.
+    let apart = matches!(cfg.raft_log, RaftLogStore::SeparateEngine | RaftLogStore::RaftEngine);
+    // With the log apart the data engine never syncs (TiKV's split): the log is the durable
+    // record and the data engine is flushed before the log is compacted.
     let mut data_options = cfg.engine_options.clone();
-    if separate {
-        data_options.push(("sync".into(), "false".into()));
+    if apart {
+        data_options.push((format!("{}.sync", cfg.engine), "false".into()));
     }
-    let data = open_engine(cfg.engine, Some(&dir.join("data")), &data_options)?;
-    let raft = if separate {
-        // The log is the durable record: `disable_wal` is a data-engine setting only.
-        let raft_options: Vec<(String, String)> =
-            cfg.engine_options.iter().filter(|(k, _)| k != "disable_wal").cloned().collect();
-        Some(open_engine(cfg.engine, Some(&dir.join("raft")), &raft_options)?)
-    } else {
-        None
+    let data = open_engine(cfg.engine, Some(&dir.join("data")), &data_options, &[keys::RAFT])?;
+    let log = match cfg.raft_log {
+        RaftLogStore::SameEngine => RaftLog::Same,
+        RaftLogStore::Memory => RaftLog::Memory,
+        RaftLogStore::SeparateEngine => {
+            // The log is the durable record: `disable_wal` is a data-engine setting only.
+            let raft_options: Vec<(String, String)> = cfg
+                .engine_options
+                .iter()
+                .filter(|(k, _)| k != "rocksdb.disable_wal")
+                .cloned()
+                .collect();
+            RaftLog::Separate(open_engine(
+                cfg.engine,
+                Some(&dir.join("raft")),
+                &raft_options,
+                &[keys::RAFT],
+            )?)
+        }
+        RaftLogStore::RaftEngine => {
+            let sync = EngineOptions::from_pairs(&cfg.engine_options)?.sync_requested(cfg.engine);
+            RaftLog::RaftEngine(Arc::new(RaftEngineLog::open(&dir.join("raft"), sync)?))
+        }
     };
-    Ok((data, raft))
+    Ok((data, log))
+}
+
+/// A node's engines on the memory engine: the log in the data engine, in a second memory
+/// engine, or nowhere (`raft-engine` needs a persistent engine: `ClusterConfig::validate`).
+pub(crate) fn memory_engines(cfg: &ClusterConfig) -> NodeEngines {
+    let memory = || Arc::new(MemoryEngine::with_keyspaces(&[keys::RAFT])) as Arc<dyn Engine>;
+    let log = match cfg.raft_log {
+        RaftLogStore::SameEngine | RaftLogStore::RaftEngine => RaftLog::Same,
+        RaftLogStore::SeparateEngine => RaftLog::Separate(memory()),
+        RaftLogStore::Memory => RaftLog::Memory,
+    };
+    (memory(), log)
 }
 
 /// The nodes of an in-process cluster (see the module docs).
@@ -76,7 +105,7 @@ impl LocalNodes {
         let transport = ChannelTransport::new(zones, config.latency.clone(), config.seed);
         let (base_dir, temp) = match &config.dir {
             Some(d) => (d.clone(), None),
-            None if config.engine == EngineKind::RocksDb => {
+            None if config.engine.is_persistent() => {
                 let t = tempfile::Builder::new()
                     .prefix("kvlab-store")
                     .tempdir()
@@ -112,18 +141,16 @@ impl LocalNodes {
         if cfg.engine == EngineKind::Memory {
             let mut engines = self.memory_engines.lock();
             let pair = engines.entry(id).or_insert_with(|| {
-                let data: Arc<dyn Engine> = if cfg.failpoints.data_loses_unsynced_writes {
+                if cfg.failpoints.data_loses_unsynced_writes {
                     // The data engine holds the log too unless it is separate: then its
                     // writes are synced, as RocksDB's would be.
-                    let engine = Arc::new(CrashableEngine::new(!separate));
+                    let engine = Arc::new(CrashableEngine::new(!separate, &[keys::RAFT]));
                     self.crashable.lock().insert(id, engine.clone());
-                    engine
+                    let log = memory_engines(cfg).1;
+                    (engine as Arc<dyn Engine>, log)
                 } else {
-                    Arc::new(crate::engine::MemoryEngine::new())
-                };
-                let raft: Option<Arc<dyn Engine>> = separate
-                    .then(|| Arc::new(crate::engine::MemoryEngine::new()) as Arc<dyn Engine>);
-                (data, raft)
+                    memory_engines(cfg)
+                }
             });
             return Ok(pair.clone());
         }
@@ -131,14 +158,14 @@ impl LocalNodes {
     }
 
     fn start_node(&self, id: NodeId) -> Result<()> {
-        let (data, raft_engine) = self.open_engines(id)?;
+        let (data, raft_log) = self.open_engines(id)?;
         let stats = self.stats.get(&id).cloned().unwrap_or_default();
         let node = Node::start(NodeParams {
             id,
             config: self.config.clone(),
             topology: self.topology.clone(),
             data,
-            raft_engine,
+            raft_log,
             transport: self.transport.clone(),
             raft_out: Arc::new(ChannelTransportHandle(self.transport.clone())),
             clock: self.clock,
@@ -272,6 +299,10 @@ impl Nodes for LocalNodes {
 
     fn notes(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    fn data_dir(&self) -> Option<&Path> {
+        Some(&self.base_dir)
     }
 
     fn shutdown(&self) {

@@ -61,6 +61,8 @@ pub(crate) trait Nodes: Send + Sync {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Where the nodes keep their files (`None` when nothing is on disk).
+    fn data_dir(&self) -> Option<&std::path::Path>;
     /// Stops every node.
     fn shutdown(&self);
 }
@@ -240,6 +242,15 @@ impl Cluster {
         self.nodes.metrics()
     }
 
+    /// Bytes of every file the nodes keep on disk (data, Raft logs, every replica), or `None`
+    /// on the memory engine.
+    pub fn disk_bytes(&self) -> Option<u64> {
+        if !self.config.engine.is_persistent() {
+            return None;
+        }
+        self.nodes.data_dir().map(dir_bytes)
+    }
+
     /// Cuts all links between node groups `a` and `b` (both directions).
     pub fn partition(&self, a: &[NodeId], b: &[NodeId]) {
         for &x in a {
@@ -339,4 +350,18 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.nodes.shutdown();
     }
+}
+
+/// Bytes of the files under `dir`, recursively (unreadable entries count 0: files come and go
+/// while an engine compacts).
+pub fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&entry.path()),
+            Ok(t) if t.is_file() => entry.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }

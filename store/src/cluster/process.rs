@@ -34,12 +34,12 @@ use super::Nodes;
 use crate::cgroup::{Cgroup, CpuBudgets};
 use crate::cluster_file::{ClusterFile, NodeEntry};
 use crate::config::ClusterConfig;
-use crate::engine::EngineKind;
 use crate::error::{Error, Result};
 use crate::grpc::{AdminClient, KvTransport};
 use crate::metrics::{NodeMetrics, NodeStats};
 use crate::topology::{NodeId, RegionId, Topology};
 use crate::transport::ClientTransport;
+use kvlab_engine::EngineKind;
 
 /// How long a node process may take to answer its first admin call.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -472,6 +472,10 @@ impl Nodes for ProcessNodes {
             Budgets::Skipped(_) => self.notes(),
             _ => Vec::new(),
         }
+    }
+
+    fn data_dir(&self) -> Option<&Path> {
+        Some(&self.base_dir)
     }
 
     fn shutdown(&self) {

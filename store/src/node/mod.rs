@@ -30,11 +30,13 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use read_pool::PoolHandle;
 
+use kvlab_engine::Engine;
+
 use crate::config::ClusterConfig;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::metrics::NodeStats;
-use crate::raftstore::{Clock, Peer, PeerContext, PeerShared, PeerStorage, WriteTask};
+use crate::raftstore::log::to_batch;
+use crate::raftstore::{Clock, Peer, PeerContext, PeerShared, PeerStorage, RaftLog, WriteTask};
 use crate::request::NodeMsg;
 use crate::topology::{NodeId, RegionId, Topology};
 use crate::transport::{ChannelTransport, Endpoint, Transport};
@@ -49,8 +51,8 @@ pub struct NodeParams {
     pub topology: Arc<Topology>,
     /// The data engine.
     pub data: Arc<dyn Engine>,
-    /// The separate raft-log engine, if configured.
-    pub raft_engine: Option<Arc<dyn Engine>>,
+    /// Where the Raft log persists.
+    pub raft_log: RaftLog,
     /// Where requests and Raft messages for this node arrive (the in-process network, or the
     /// node process's local delivery).
     pub transport: Arc<ChannelTransport>,
@@ -92,12 +94,7 @@ impl Node {
         let mut peers = Vec::new();
         let mut shared = BTreeMap::new();
         for region in p.topology.regions_on(p.id) {
-            let storage = PeerStorage::open(
-                region.clone(),
-                p.data.clone(),
-                p.raft_engine.clone(),
-                p.config.raft_log,
-            )?;
+            let storage = PeerStorage::open(region.clone(), p.data.clone(), p.raft_log.clone())?;
             let peer = Peer::new(region.clone(), p.id, storage, &p.config, &logger)?;
             shared.insert(region.id, peer.shared.clone());
             peers.push(peer);
@@ -138,12 +135,12 @@ impl Node {
             pool: pool.clone(),
             transport: p.raft_out.clone(),
             data: p.data.clone(),
-            raft_engine: p.raft_engine.clone(),
+            raft_log: p.raft_log.clone(),
             clock: p.clock,
             stats: p.stats.clone(),
             tick: p.config.tick,
             commit_delay: p.config.commit_delay,
-            log_syncs: p.raft_engine.as_ref().unwrap_or(&p.data).syncs_writes(),
+            log_syncs: p.raft_log.syncs(&*p.data),
             fsync_ewma: Duration::ZERO,
             stop: stop.clone(),
             paused: paused.clone(),
@@ -196,7 +193,7 @@ struct RaftLoop {
     pool: PoolHandle,
     transport: Arc<dyn Transport>,
     data: Arc<dyn Engine>,
-    raft_engine: Option<Arc<dyn Engine>>,
+    raft_log: RaftLog,
     clock: Clock,
     stats: Arc<NodeStats>,
     tick: Duration,
@@ -346,7 +343,7 @@ impl RaftLoop {
         if !apply.is_empty() {
             // Applied state first, unsynced (the entries are durable in the log already), and
             // its writers answered before this round's log fsync.
-            write(&self.data, self.raft_engine.as_ref(), &self.stats, apply)?;
+            write(&self.data, &self.raft_log, &self.stats, apply)?;
             for (id, _) in &readies {
                 if let Some(peer) = self.peers.get_mut(id) {
                     peer.publish_applied(&ctx);
@@ -354,7 +351,7 @@ impl RaftLoop {
             }
         }
         let (durable, started) = (task.durable, Instant::now());
-        write(&self.data, self.raft_engine.as_ref(), &self.stats, task)?;
+        write(&self.data, &self.raft_log, &self.stats, task)?;
         if durable {
             // fsync_ewma = 7/8 · old + 1/8 · new
             self.fsync_ewma = (self.fsync_ewma * 7 + started.elapsed()) / 8;
@@ -377,7 +374,7 @@ impl RaftLoop {
         for (peer, rd) in peers.iter_mut().zip(rds) {
             peer.ready_phase2(rd, &mut task2, &ctx)?;
         }
-        write(&self.data, self.raft_engine.as_ref(), &self.stats, task2)?;
+        write(&self.data, &self.raft_log, &self.stats, task2)?;
         for peer in peers.iter_mut() {
             peer.ready_phase3(&ctx);
         }
@@ -418,40 +415,64 @@ fn step_early_acks(
     }
 }
 
-/// Writes a round's batches. With a separate log engine the raft batch comes first, then the
-/// (unsynced) data batch, so the persisted log is never behind the persisted applied index —
-/// except for what truncates the log: a compaction flushes the data engine first (every entry
-/// it discards was applied in an earlier round), and a snapshot's data batch is written and
-/// flushed *before* the raft batch that truncates the log it replaces, so that no crash can
-/// leave the log truncated past the durable applied index (which raft-rs cannot load). A crash
-/// between the two leaves the old log behind the applied snapshot, which
-/// `PeerStorage::open` repairs.
+/// Writes a round's batches. With a log apart from the data engine (a second engine or
+/// raft-engine) the log comes first, then the (unsynced) data batch, so the persisted log is
+/// never behind the persisted applied index — except for what truncates the log: a compaction
+/// flushes the data engine first (every entry it discards was applied in an earlier round), and
+/// a snapshot's data batch is written and flushed *before* the log ops that truncate the log
+/// it replaces, so that no crash can leave the log truncated past the durable applied index
+/// (which raft-rs cannot load). A crash between the two leaves the old log behind the applied
+/// snapshot, which `PeerStorage::open` repairs. With the log in the data engine, both go in
+/// one batch.
 fn write(
     data: &Arc<dyn Engine>,
-    raft: Option<&Arc<dyn Engine>>,
+    log: &RaftLog,
     stats: &NodeStats,
     mut task: WriteTask,
 ) -> Result<()> {
-    if let Some(e) = raft.filter(|_| !task.raft.is_empty()) {
+    if log.is_apart() && !task.log.is_empty() {
         if task.snapshot && !task.data.is_empty() {
             data.write_unsynced(std::mem::take(&mut task.data))?;
             NodeStats::add(&stats.engine_writes, 1);
             data.flush()?;
+            NodeStats::add(&stats.synced_writes, 1);
         } else if task.compacted {
             data.flush()?;
+            NodeStats::add(&stats.synced_writes, 1);
         }
-        e.write(task.raft)?;
+        let ops = std::mem::take(&mut task.log);
+        match log {
+            RaftLog::Separate(e) => e.write(to_batch(ops, kvlab_engine::WriteBatch::new())?)?,
+            RaftLog::RaftEngine(e) => {
+                e.write(ops)?;
+                if task.compacted || task.snapshot {
+                    e.purge()?;
+                }
+            }
+            RaftLog::Same | RaftLog::Memory => {}
+        }
         NodeStats::add(&stats.engine_writes, 1);
         NodeStats::add(&stats.log_writes, 1);
+        if log.syncs(&**data) {
+            NodeStats::add(&stats.synced_writes, 1);
+        }
     }
-    if !task.data.is_empty() {
-        let log_in_data = raft.is_none() && task.durable;
+    let log_in_data = matches!(log, RaftLog::Same) && task.durable;
+    let batch = if matches!(log, RaftLog::Same) {
+        to_batch(std::mem::take(&mut task.log), task.data)?
+    } else {
+        task.data
+    };
+    if !batch.is_empty() {
         if log_in_data {
-            data.write(task.data)?;
+            data.write(batch)?;
             NodeStats::add(&stats.log_writes, 1);
+            if data.syncs_writes() {
+                NodeStats::add(&stats.synced_writes, 1);
+            }
         } else {
             // Only applied state (or an unsynced data engine): rebuilt from the log on a crash.
-            data.write_unsynced(task.data)?;
+            data.write_unsynced(batch)?;
         }
         NodeStats::add(&stats.engine_writes, 1);
     }

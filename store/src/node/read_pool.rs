@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::ReadPolicy;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::metrics::NodeStats;
 use crate::raftstore::{Clock, PeerShared};
 use crate::request::{NodeMsg, ReadOp, ReadQueue, ReadResponse, ReadTask, ReadValue, Staleness};
 use crate::topology::{NodeId, RegionId};
+use kvlab_engine::Engine;
 
 /// How reads reach a node's pool: a queue served by pool threads, or, with
 /// `read_pool_threads = 0`, inline on the submitting thread (the client thread for lease and
@@ -202,7 +202,10 @@ fn read(engine: &dyn Engine, op: &ReadOp) -> Result<ReadValue> {
         ReadOp::BatchGet(keys_) => {
             let snap = engine.snapshot();
             ReadValue::Many(
-                keys_.iter().map(|k| snap.get(&keys::data_key(k))).collect::<Result<_>>()?,
+                keys_
+                    .iter()
+                    .map(|k| snap.get(&keys::data_key(k)))
+                    .collect::<kvlab_engine::Result<_>>()?,
             )
         }
         ReadOp::Scan { start, end, limit } => {

@@ -14,11 +14,11 @@ use raft::prelude::{ConfState, Entry, Message, MessageType, Snapshot};
 
 use super::*;
 use crate::config::{LatencyModel, ReadPolicy};
-use crate::engine::{EngineSnapshot, KeyRange, KvPair, MemoryEngine, WriteBatch};
 use crate::keys;
 use crate::raftstore::PeerStorage;
 use crate::request::{ProposeTask, RaftEnvelope, ReadOp, ReadResponse, ReadTask};
 use crate::transport::{ChannelTransport, ChannelTransportHandle, Endpoint};
+use kvlab_engine::{EngineSnapshot, KeyRange, Keyspace, KvPair, MemoryEngine, WriteBatch};
 
 /// One node's Ready loop, pumped by the test.
 struct TestNode {
@@ -88,8 +88,12 @@ impl TestNet {
             let data = engine(id);
             let mut peers = BTreeMap::new();
             for region in topology.regions_on(id) {
-                let storage =
-                    PeerStorage::open(region.clone(), data.clone(), None, cfg.raft_log).unwrap();
+                let storage = PeerStorage::open(
+                    region.clone(),
+                    data.clone(),
+                    crate::raftstore::RaftLog::Same,
+                )
+                .unwrap();
                 let peer = Peer::new(region.clone(), id, storage, &cfg, &logger).unwrap();
                 peers.insert(region.id, peer);
             }
@@ -105,7 +109,7 @@ impl TestNet {
                 pool,
                 transport: Arc::new(ChannelTransportHandle(transport.clone())),
                 data: data.clone(),
-                raft_engine: None,
+                raft_log: crate::raftstore::RaftLog::Same,
                 clock,
                 stats: Arc::new(NodeStats::default()),
                 tick: cfg.tick,
@@ -161,7 +165,7 @@ fn config(regions: usize) -> ClusterConfig {
 }
 
 fn memory(_: NodeId) -> Arc<dyn Engine> {
-    Arc::new(MemoryEngine::new())
+    Arc::new(MemoryEngine::with_keyspaces(&[keys::RAFT]))
 }
 
 fn put_entry(index: u64, term: u64, key: &[u8], value: &[u8]) -> Entry {
@@ -221,7 +225,7 @@ impl Observed {
         let key = keys::apply_state_key(self.region);
         let Some(shared) = self.shared.lock().clone() else { return };
         for op in &batch.ops {
-            if let crate::engine::WriteOp::Put { key: k, value } = op {
+            if let kvlab_engine::WriteOp::Put { key: k, value, .. } = op {
                 if *k == key {
                     let (index, _) = keys::decode_index_term(value).unwrap();
                     self.seen.lock().push((index, shared.applied()));
@@ -235,24 +239,29 @@ impl Engine for Observed {
     fn name(&self) -> &'static str {
         "observed"
     }
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.get(key)
+    fn get_in(&self, keyspace: Keyspace, key: &[u8]) -> kvlab_engine::Result<Option<Vec<u8>>> {
+        self.inner.get_in(keyspace, key)
     }
-    fn write(&self, batch: WriteBatch) -> Result<()> {
+    fn write(&self, batch: WriteBatch) -> kvlab_engine::Result<()> {
         self.observe(&batch);
         self.inner.write(batch)
     }
-    fn write_unsynced(&self, batch: WriteBatch) -> Result<()> {
+    fn write_unsynced(&self, batch: WriteBatch) -> kvlab_engine::Result<()> {
         self.observe(&batch);
         self.inner.write_unsynced(batch)
     }
-    fn scan(&self, range: &KeyRange, limit: usize) -> Result<Vec<KvPair>> {
-        self.inner.scan(range, limit)
+    fn scan_in(
+        &self,
+        keyspace: Keyspace,
+        range: &KeyRange,
+        limit: usize,
+    ) -> kvlab_engine::Result<Vec<KvPair>> {
+        self.inner.scan_in(keyspace, range, limit)
     }
     fn snapshot(&self) -> Box<dyn EngineSnapshot + '_> {
         self.inner.snapshot()
     }
-    fn flush(&self) -> Result<()> {
+    fn flush(&self) -> kvlab_engine::Result<()> {
         self.inner.flush()
     }
     fn stats(&self) -> Vec<(String, u64)> {
@@ -266,7 +275,7 @@ impl Engine for Observed {
 #[test]
 fn a_snapshot_is_published_only_after_its_data_is_written() {
     let observed = Arc::new(Observed {
-        inner: MemoryEngine::new(),
+        inner: MemoryEngine::with_keyspaces(&[keys::RAFT]),
         region: 2,
         shared: Mutex::new(None),
         seen: Mutex::new(Vec::new()),

@@ -62,7 +62,6 @@ use raft::prelude::{Entry, EntryType, Message, MessageType, Ready};
 use raft::{RawNode, ReadOnlyOption, StateRole};
 
 use crate::config::{ClusterConfig, Failpoints, ReadPolicy};
-use crate::engine::WriteBatch;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::metrics::NodeStats;
@@ -70,6 +69,7 @@ use crate::raftstore::{Clock, PeerShared, PeerStorage, WriteTask};
 use crate::request::{ProposeTask, RaftEnvelope, ReadQueue, ReadTask, Reply};
 use crate::topology::{Index, NodeId, Region};
 use crate::transport::Transport;
+use kvlab_engine::WriteBatch;
 
 /// What a peer needs from its node while handling events.
 pub struct PeerContext<'a> {
@@ -803,8 +803,8 @@ fn dispatch(mut task: ReadTask, ctx: &PeerContext<'_>) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::engine::{Engine, MemoryEngine};
     use crate::topology::Topology;
+    use kvlab_engine::{Engine, MemoryEngine};
 
     /// A node process's clock starts at 0 with the process, so a peer that seeded its
     /// ReadIndex contexts from it reused its previous incarnation's contexts after a restart:
@@ -816,10 +816,11 @@ mod tests {
         let topology = Topology::new(cfg.nodes, &cfg.splits(), cfg.replicas).unwrap();
         let region = topology.regions_on(1).next().unwrap().clone();
         let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
+        let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::with_keyspaces(&[crate::keys::RAFT]));
         let incarnation = || {
             let storage =
-                PeerStorage::open(region.clone(), engine.clone(), None, cfg.raft_log).unwrap();
+                PeerStorage::open(region.clone(), engine.clone(), crate::raftstore::RaftLog::Same)
+                    .unwrap();
             Peer::new(region.clone(), 1, storage, &cfg, &logger).unwrap()
         };
         let first = incarnation();

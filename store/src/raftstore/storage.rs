@@ -2,40 +2,40 @@
 //! [`raft::Storage`] trait.
 //!
 //! The uncompacted log is mirrored in memory (a contiguous `Vec<Entry>` starting right after the
-//! truncated index), so raft-rs's reads never touch the engine. Every mutation is also written
-//! into a [`WriteTask`] that the node's Ready loop writes once for all of its peers:
+//! truncated index), so raft-rs's reads never touch the log's backend. Every mutation is also
+//! written into a [`WriteTask`] that the node's Ready loop writes once for all of its peers:
 //!
-//! * log entries, hard state and truncated state go to the **raft batch** (the data engine itself
-//!   under [`RaftLogStore::SameEngine`], a second engine under `SeparateEngine`, nowhere under
-//!   `Memory`);
+//! * log entries, hard state and truncated state go to the task's **log ops**
+//!   ([`LogOp`]), which the node writes to the cluster's [`RaftLog`] backend (nowhere for a
+//!   memory log);
 //! * the apply state (applied index and term) always goes to the **data batch**, next to the data
 //!   it applied, so the two are atomic.
 //!
-//! Snapshots are built on demand from an [`crate::EngineSnapshot`] of the data engine: the region's
-//! data range plus the apply state read from the same snapshot, so data and index agree.
+//! Snapshots are built on demand from an [`kvlab_engine::EngineSnapshot`] of the data engine: the
+//! region's data range plus the apply state read from the same snapshot, so data and index agree.
 //!
 //! Invariants: `truncated.0 ≤ applied.0 ≤ commit ≤ last_index`; `entries[i].index ==
 //! truncated.0 + 1 + i`.
 
 use std::sync::Arc;
 
-use protobuf::Message as _;
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, StorageError};
 
-use crate::config::RaftLogStore;
-use crate::engine::{Engine, WriteBatch};
+use kvlab_engine::{Engine, WriteBatch};
+
 use crate::error::{Error, Result};
 use crate::keys;
+use crate::raftstore::log::{LogOp, RaftLog};
 use crate::topology::{Index, Region};
 
 /// The writes one Ready round produces, for the node to persist in one go.
 #[derive(Debug, Default)]
 pub struct WriteTask {
-    /// Writes to the data engine (data, apply states, and the log under `SameEngine`).
+    /// Writes to the data engine (data and apply states).
     pub data: WriteBatch,
-    /// Writes to the separate raft engine.
-    pub raft: WriteBatch,
+    /// Writes to the Raft log.
+    pub log: Vec<LogOp>,
     /// Whether the batch compacts a log: with a separate, unsynced data engine the data engine
     /// must be flushed first, so no entry is discarded before its application is durable.
     pub compacted: bool,
@@ -52,7 +52,7 @@ pub struct WriteTask {
 impl WriteTask {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty() && self.raft.is_empty()
+        self.data.is_empty() && self.log.is_empty()
     }
 }
 
@@ -60,8 +60,7 @@ impl WriteTask {
 pub struct PeerStorage {
     region: Region,
     data: Arc<dyn Engine>,
-    raft_engine: Option<Arc<dyn Engine>>,
-    log_store: RaftLogStore,
+    log: RaftLog,
     hard_state: HardState,
     conf_state: ConfState,
     entries: Vec<Entry>,
@@ -75,18 +74,12 @@ impl PeerStorage {
     /// # Errors
     ///
     /// Engine errors and `Corruption` for undecodable records.
-    pub fn open(
-        region: Region,
-        data: Arc<dyn Engine>,
-        raft_engine: Option<Arc<dyn Engine>>,
-        log_store: RaftLogStore,
-    ) -> Result<Self> {
+    pub fn open(region: Region, data: Arc<dyn Engine>, log: RaftLog) -> Result<Self> {
         let conf_state = ConfState { voters: region.replicas.clone(), ..Default::default() };
         let mut store = Self {
             region,
             data,
-            raft_engine,
-            log_store,
+            log,
             hard_state: HardState::default(),
             conf_state,
             entries: Vec::new(),
@@ -94,25 +87,13 @@ impl PeerStorage {
             applied: (0, 0),
         };
         let id = store.region.id;
-        if let Some(v) = store.data.get(&keys::apply_state_key(id))? {
+        if let Some(v) = store.data.get_in(keys::RAFT, &keys::apply_state_key(id))? {
             store.applied = keys::decode_index_term(&v)?;
         }
-        if let Some(log) = store.log_engine().cloned() {
-            if let Some(v) = log.get(&keys::hard_state_key(id))? {
-                store.hard_state = HardState::parse_from_bytes(&v).map_err(corrupt)?;
-            }
-            if let Some(v) = log.get(&keys::truncated_key(id))? {
-                store.truncated = keys::decode_index_term(&v)?;
-            }
-            let snap = log.snapshot();
-            for item in snap.iter(&keys::log_range(id)) {
-                let (_, v) = item?;
-                let e = Entry::parse_from_bytes(&v).map_err(corrupt)?;
-                if e.index == store.truncated.0 + 1 + store.entries.len() as u64 {
-                    store.entries.push(e);
-                }
-            }
-        }
+        let loaded = store.log.load(&*store.data, id)?;
+        store.hard_state = loaded.hard_state;
+        store.truncated = loaded.truncated;
+        store.entries = loaded.entries;
         store.recover_log_behind_applied()?;
         if store.hard_state.commit < store.applied.0 {
             store.hard_state.commit = store.applied.0;
@@ -134,31 +115,17 @@ impl PeerStorage {
         let old_last = self.last();
         self.entries.clear();
         self.truncated = self.applied;
-        if let Some(log) = self.log_engine().cloned() {
-            let mut batch = WriteBatch::new();
-            for idx in old_first..=old_last {
-                batch.delete(keys::log_key(id, idx));
-            }
-            batch.put(keys::truncated_key(id), keys::encode_index_term(index, term));
-            log.write(batch)?;
-        }
-        Ok(())
+        let truncate =
+            LogOp::Truncate { region: id, first: old_first, last: old_last, index, term };
+        self.log.write_now(&*self.data, vec![truncate])
     }
 
-    fn log_engine(&self) -> Option<&Arc<dyn Engine>> {
-        match self.log_store {
-            RaftLogStore::SameEngine => Some(&self.data),
-            RaftLogStore::SeparateEngine => self.raft_engine.as_ref(),
-            RaftLogStore::Memory => None,
-        }
-    }
-
-    fn raft_batch<'a>(&self, task: &'a mut WriteTask) -> Option<&'a mut WriteBatch> {
+    /// The task's log ops, or `None` for a memory log; either way the task must be durable.
+    fn log_ops<'a>(&self, task: &'a mut WriteTask) -> Option<&'a mut Vec<LogOp>> {
         task.durable = true;
-        match self.log_store {
-            RaftLogStore::SameEngine => Some(&mut task.data),
-            RaftLogStore::SeparateEngine => Some(&mut task.raft),
-            RaftLogStore::Memory => None,
+        match self.log {
+            RaftLog::Memory => None,
+            _ => Some(&mut task.log),
         }
     }
 
@@ -194,15 +161,9 @@ impl PeerStorage {
         let keep = (first_new - self.truncated.0 - 1) as usize;
         self.entries.truncate(keep);
         self.entries.extend_from_slice(ents);
-        let new_last = self.last();
-        let id = self.region.id;
-        if let Some(batch) = self.raft_batch(task) {
-            for e in ents {
-                batch.put(keys::log_key(id, e.index), e.write_to_bytes().map_err(corrupt)?);
-            }
-            for idx in new_last + 1..=old_last {
-                batch.delete(keys::log_key(id, idx));
-            }
+        let region = self.region.id;
+        if let Some(ops) = self.log_ops(task) {
+            ops.push(LogOp::Append { region, entries: ents.to_vec(), old_last });
         }
         Ok(())
     }
@@ -226,10 +187,9 @@ impl PeerStorage {
         if !(changed || persist) {
             return Ok(());
         }
-        let bytes = hs.write_to_bytes().map_err(corrupt)?;
-        let key = keys::hard_state_key(self.region.id);
-        if let Some(batch) = self.raft_batch(task) {
-            batch.put(key, bytes);
+        let region = self.region.id;
+        if let Some(ops) = self.log_ops(task) {
+            ops.push(LogOp::HardState { region, state: hs.clone() });
         }
         Ok(())
     }
@@ -243,7 +203,11 @@ impl PeerStorage {
     /// Records that entries up to `(index, term)` are applied (data batch, atomic with data).
     pub fn set_applied(&mut self, index: Index, term: u64, task: &mut WriteTask) {
         self.applied = (index, term);
-        task.data.put(keys::apply_state_key(self.region.id), keys::encode_index_term(index, term));
+        task.data.put_in(
+            keys::RAFT,
+            keys::apply_state_key(self.region.id),
+            keys::encode_index_term(index, term),
+        );
     }
 
     /// Replaces the region's data and log with `snap`.
@@ -279,11 +243,8 @@ impl PeerStorage {
         self.hard_state.term = self.hard_state.term.max(term);
         self.set_applied(index, term, task);
         let hs = self.hard_state.clone();
-        if let Some(batch) = self.raft_batch(task) {
-            for idx in old_first..=old_last {
-                batch.delete(keys::log_key(id, idx));
-            }
-            batch.put(keys::truncated_key(id), keys::encode_index_term(index, term));
+        if let Some(ops) = self.log_ops(task) {
+            ops.push(LogOp::Truncate { region: id, first: old_first, last: old_last, index, term });
         }
         self.set_hard_state(&hs, true, task)
     }
@@ -301,22 +262,21 @@ impl PeerStorage {
         self.entries.drain(..(to - self.truncated.0) as usize);
         self.truncated = (to, term);
         task.compacted = true;
-        if let Some(batch) = self.raft_batch(task) {
-            for idx in old_first..=to {
-                batch.delete(keys::log_key(id, idx));
-            }
-            batch.put(keys::truncated_key(id), keys::encode_index_term(to, term));
+        if let Some(ops) = self.log_ops(task) {
+            ops.push(LogOp::Truncate { region: id, first: old_first, last: to, index: to, term });
         }
     }
 
     fn build_snapshot(&self) -> Result<Snapshot> {
         let engine_snap = self.data.snapshot();
-        let (index, term) = match engine_snap.get(&keys::apply_state_key(self.region.id))? {
-            Some(v) => keys::decode_index_term(&v)?,
-            None => (0, 0),
-        };
-        let pairs =
-            engine_snap.iter(&keys::region_data_range(&self.region)).collect::<Result<Vec<_>>>()?;
+        let (index, term) =
+            match engine_snap.get_in(keys::RAFT, &keys::apply_state_key(self.region.id))? {
+                Some(v) => keys::decode_index_term(&v)?,
+                None => (0, 0),
+            };
+        let pairs = engine_snap
+            .iter(&keys::region_data_range(&self.region))
+            .collect::<kvlab_engine::Result<Vec<_>>>()?;
         let mut snap = Snapshot { data: keys::encode_pairs(&pairs).into(), ..Default::default() };
         let meta = snap.mut_metadata();
         meta.index = index;
@@ -324,10 +284,6 @@ impl PeerStorage {
         meta.set_conf_state(self.conf_state.clone());
         Ok(snap)
     }
-}
-
-fn corrupt(err: impl std::fmt::Display) -> Error {
-    Error::Corruption(err.to_string())
 }
 
 fn storage_err(err: Error) -> raft::Error {
@@ -394,7 +350,19 @@ mod tests {
     use raft::Storage as _;
 
     use super::*;
-    use crate::engine::MemoryEngine;
+    use crate::raftstore::log::to_batch;
+    use kvlab_engine::MemoryEngine;
+
+    fn memory_engine() -> Arc<dyn Engine> {
+        Arc::new(MemoryEngine::with_keyspaces(&[keys::RAFT]))
+    }
+
+    /// Writes a task as a same-engine node would.
+    fn persist(engine: &Arc<dyn Engine>, task: &mut WriteTask) -> Result<()> {
+        let batch = to_batch(std::mem::take(&mut task.log), std::mem::take(&mut task.data))?;
+        engine.write(batch)?;
+        Ok(())
+    }
 
     fn entry(index: u64, term: u64) -> Entry {
         Entry { index, term, ..Default::default() }
@@ -406,8 +374,8 @@ mod tests {
 
     #[test]
     fn append_truncate_compact_and_reload() -> Result<()> {
-        let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
-        let mut s = PeerStorage::open(region(), engine.clone(), None, RaftLogStore::SameEngine)?;
+        let engine = memory_engine();
+        let mut s = PeerStorage::open(region(), engine.clone(), RaftLog::Same)?;
         assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (1, 0));
         let mut task = WriteTask::default();
         s.append(&[entry(1, 1), entry(2, 1), entry(3, 1)], &mut task)?;
@@ -416,16 +384,16 @@ mod tests {
         s.set_applied(2, 1, &mut task);
         let hs = HardState { term: 2, commit: 3, ..Default::default() };
         s.set_hard_state(&hs, true, &mut task)?;
-        engine.write(std::mem::take(&mut task.data))?;
+        persist(&engine, &mut task)?;
         assert_eq!(s.term(3).unwrap(), 2);
         assert!(s.entries(1, 5, None, GetEntriesContext::empty(false)).is_err());
         s.compact(2, &mut task);
-        engine.write(std::mem::take(&mut task.data))?;
+        persist(&engine, &mut task)?;
         assert_eq!(s.first_index().unwrap(), 3);
         assert_eq!(s.term(2).unwrap(), 1);
         assert!(s.term(1).is_err());
 
-        let again = PeerStorage::open(region(), engine.clone(), None, RaftLogStore::SameEngine)?;
+        let again = PeerStorage::open(region(), engine.clone(), RaftLog::Same)?;
         assert_eq!((again.first_index().unwrap(), again.last_index().unwrap()), (3, 3));
         assert_eq!(again.applied(), (2, 1));
         assert_eq!(again.initial_state().unwrap().hard_state.commit, 3);
@@ -434,8 +402,8 @@ mod tests {
 
     #[test]
     fn snapshot_carries_region_data_and_applied_index() -> Result<()> {
-        let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
-        let mut s = PeerStorage::open(region(), engine.clone(), None, RaftLogStore::Memory)?;
+        let engine = memory_engine();
+        let mut s = PeerStorage::open(region(), engine.clone(), RaftLog::Memory)?;
         let mut task = WriteTask::default();
         task.data.put(keys::data_key(b"a"), b"1".to_vec());
         s.set_applied(7, 3, &mut task);
@@ -444,9 +412,9 @@ mod tests {
         assert_eq!((snap.get_metadata().index, snap.get_metadata().term), (7, 3));
         assert!(s.snapshot(8, 2).is_err());
 
-        let other: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
+        let other = memory_engine();
         other.put(&keys::data_key(b"stale"), b"x")?;
-        let mut t = PeerStorage::open(region(), other.clone(), None, RaftLogStore::Memory)?;
+        let mut t = PeerStorage::open(region(), other.clone(), RaftLog::Memory)?;
         t.apply_snapshot(&snap, &mut task)?;
         other.write(std::mem::take(&mut task.data))?;
         assert_eq!(other.get(&keys::data_key(b"a"))?, Some(b"1".to_vec()));

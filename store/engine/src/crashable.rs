@@ -10,8 +10,8 @@
 
 use parking_lot::Mutex;
 
-use crate::engine::{Engine, EngineSnapshot, KeyRange, KvPair, MemoryEngine, WriteBatch};
 use crate::error::Result;
+use crate::{Engine, EngineSnapshot, KeyRange, Keyspace, KvPair, MemoryEngine, WriteBatch};
 
 /// A memory engine that can lose its unsynced writes (see the module docs).
 #[derive(Debug)]
@@ -24,9 +24,10 @@ pub struct CrashableEngine {
 }
 
 impl CrashableEngine {
-    /// An empty engine; `sync` makes [`Engine::write`] durable (as RocksDB's `sync=true`).
-    pub fn new(sync: bool) -> Self {
-        Self::from_durable(MemoryEngine::new(), sync)
+    /// An empty engine serving the default keyspace and `keyspaces`; `sync` makes
+    /// [`Engine::write`] durable (as RocksDB's `sync=true`).
+    pub fn new(sync: bool, keyspaces: &[Keyspace]) -> Self {
+        Self::from_durable(MemoryEngine::with_keyspaces(keyspaces), sync)
     }
 
     fn from_durable(durable: MemoryEngine, sync: bool) -> Self {
@@ -51,8 +52,8 @@ impl Engine for CrashableEngine {
         "memory"
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.live.get(key)
+    fn get_in(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.live.get_in(keyspace, key)
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
@@ -76,8 +77,8 @@ impl Engine for CrashableEngine {
         self.sync
     }
 
-    fn scan(&self, range: &KeyRange, limit: usize) -> Result<Vec<KvPair>> {
-        self.live.scan(range, limit)
+    fn scan_in(&self, keyspace: Keyspace, range: &KeyRange, limit: usize) -> Result<Vec<KvPair>> {
+        self.live.scan_in(keyspace, range, limit)
     }
 
     fn snapshot(&self) -> Box<dyn EngineSnapshot + '_> {
@@ -94,12 +95,15 @@ impl Engine for CrashableEngine {
     }
 }
 
-/// A new memory engine holding `from`'s pairs.
+/// A new memory engine holding `from`'s pairs, every keyspace.
 fn copy(from: &MemoryEngine) -> MemoryEngine {
-    let to = MemoryEngine::new();
+    let to = MemoryEngine::with_keyspaces(from.keyspaces());
     let mut all = WriteBatch::new();
-    for (k, v) in from.snapshot().iter(&KeyRange::all()).flatten() {
-        all.put(k, v);
+    let snapshot = from.snapshot();
+    for &ks in from.keyspaces() {
+        for (k, v) in snapshot.iter_in(ks, &KeyRange::all()).flatten() {
+            all.put_in(ks, k, v);
+        }
     }
     // Writes to a memory engine cannot fail.
     let _ = to.write(all);
@@ -118,18 +122,23 @@ mod tests {
 
     #[test]
     fn a_crash_keeps_synced_and_flushed_writes_only() -> Result<()> {
-        let e = CrashableEngine::new(false);
+        let side = Keyspace::named("side");
+        let e = CrashableEngine::new(false, &[side]);
         e.write(batch(b"a", b"1"))?;
+        let mut in_side = WriteBatch::new();
+        in_side.put_in(side, b"s", b"1");
+        e.write(in_side)?;
         e.flush()?;
         e.write(batch(b"b", b"2"))?;
         e.write_unsynced(batch(b"c", b"3"))?;
         assert_eq!(e.get(b"b")?, Some(b"2".to_vec()));
         let after = e.crash();
         assert_eq!(after.get(b"a")?, Some(b"1".to_vec()));
+        assert_eq!(after.get_in(side, b"s")?, Some(b"1".to_vec()), "keyspaces survive too");
         assert_eq!(after.get(b"b")?, None);
         assert_eq!(after.get(b"c")?, None);
 
-        let synced = CrashableEngine::new(true);
+        let synced = CrashableEngine::new(true, &[]);
         synced.write_unsynced(batch(b"x", b"1"))?;
         synced.write(batch(b"y", b"2"))?;
         synced.write_unsynced(batch(b"z", b"3"))?;

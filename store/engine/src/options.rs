@@ -1,8 +1,14 @@
-//! Engine selection and RocksDB options from name → value pairs.
+//! Engine selection and engine options from name → value pairs.
 //!
-//! The harness passes `rocksdb.*` properties here with the prefix stripped, e.g.
-//! `[("preset", "bloom"), ("block_cache_mb", "256")]`. A preset is applied first, then the raw
-//! options in the order given, so `preset=sync` with `sync=false` is plain `default`.
+//! [`EngineOptions::from_pairs`] takes options by full name (`rocksdb.block_cache_mb`,
+//! `fjall.cache_mb`, `redb.sync`) and hands each engine's to its own parser with the prefix
+//! stripped. For RocksDB a preset is applied first, then the raw options in the order given, so
+//! `preset=sync` with `sync=false` is plain `default`.
+//!
+//! Every persistent engine takes `sync` with one meaning: each [`crate::Engine::write`] waits
+//! for an fsync before it returns (see the durability contract on [`crate::Engine`]). Block
+//! caches default to 64 MiB for every engine, so engines are compared at equal memory unless a
+//! suite says otherwise.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,10 +18,14 @@ use crate::error::{Error, Result};
 /// Which engine an experiment runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EngineKind {
-    /// [`super::MemoryEngine`].
+    /// [`crate::MemoryEngine`].
     Memory,
-    /// [`super::RocksEngine`].
+    /// [`crate::RocksEngine`].
     RocksDb,
+    /// [`crate::FjallEngine`].
+    Fjall,
+    /// [`crate::RedbEngine`].
+    Redb,
 }
 
 impl EngineKind {
@@ -24,7 +34,18 @@ impl EngineKind {
         match self {
             EngineKind::Memory => "memory",
             EngineKind::RocksDb => "rocksdb",
+            EngineKind::Fjall => "fjall",
+            EngineKind::Redb => "redb",
         }
+    }
+
+    /// Every engine kind, in documentation order.
+    pub const ALL: [EngineKind; 4] =
+        [EngineKind::Memory, EngineKind::RocksDb, EngineKind::Fjall, EngineKind::Redb];
+
+    /// Whether the engine keeps its data in files (and so needs a directory).
+    pub fn is_persistent(self) -> bool {
+        self != EngineKind::Memory
     }
 }
 
@@ -38,11 +59,10 @@ impl FromStr for EngineKind {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "memory" => Ok(EngineKind::Memory),
-            "rocksdb" => Ok(EngineKind::RocksDb),
-            _ => Err(invalid("engine", s, "one of: memory, rocksdb")),
-        }
+        EngineKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| invalid("engine", s, "one of: memory, rocksdb, fjall, redb"))
     }
 }
 
@@ -258,7 +278,193 @@ impl RocksOptions {
 }
 
 fn invalid(option: &str, value: &str, expected: &str) -> Error {
-    Error::InvalidOption { option: option.into(), value: value.into(), expected: expected.into() }
+    Error::invalid(option, value, expected)
+}
+
+/// Every engine's options, parsed from full names ([`EngineOptions::from_pairs`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// `rocksdb.*`.
+    pub rocksdb: RocksOptions,
+    /// `fjall.*`.
+    pub fjall: FjallOptions,
+    /// `redb.*`.
+    pub redb: RedbOptions,
+}
+
+impl EngineOptions {
+    /// Parses options by full name: `rocksdb.*`, `fjall.*` and `redb.*`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] naming the option and the accepted values, for a name of no
+    /// engine, an unknown option of an engine, or a bad value.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self> {
+        let strip = |prefix: &str| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+                .collect()
+        };
+        if let Some((name, value)) = pairs.iter().find(|(k, _)| {
+            !["rocksdb.", "fjall.", "redb."].iter().any(|prefix| k.starts_with(prefix))
+        }) {
+            return Err(invalid(name, value, "an engine option: rocksdb.*, fjall.* or redb.*"));
+        }
+        Ok(Self {
+            rocksdb: RocksOptions::from_pairs(&strip("rocksdb."))?,
+            fjall: FjallOptions::from_pairs(&strip("fjall."))?,
+            redb: RedbOptions::from_pairs(&strip("redb."))?,
+        })
+    }
+
+    /// The `sync` option given for `kind` (`rocksdb.sync`, `fjall.sync`, `redb.sync`); false
+    /// for the memory engine. See [`EngineOptions::sync`] for what the engine then does.
+    pub fn sync_requested(&self, kind: EngineKind) -> bool {
+        match kind {
+            EngineKind::Memory => false,
+            EngineKind::RocksDb => self.rocksdb.sync,
+            EngineKind::Fjall => self.fjall.sync,
+            EngineKind::Redb => self.redb.sync,
+        }
+    }
+
+    /// Whether `kind`'s writes wait for an fsync under these options.
+    pub fn sync(&self, kind: EngineKind) -> bool {
+        match kind {
+            EngineKind::Memory => false,
+            EngineKind::RocksDb => self.rocksdb.sync,
+            EngineKind::Fjall => self.fjall.sync,
+            EngineKind::Redb => true,
+        }
+    }
+}
+
+/// fjall settings kvlab exposes (`fjall.*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FjallOptions {
+    /// Block cache capacity in MiB (`cache_mb`, default 64).
+    pub cache_mb: u64,
+    /// Memtable size per keyspace in MiB (`write_buffer_mb`, default 64, as fjall's).
+    pub write_buffer_mb: u64,
+    /// Data block compression (`compression`): `default` (fjall's: LZ4 from the third level
+    /// down), `none` or `lz4` (every level).
+    pub compression: FjallCompression,
+    /// Values at least this large are stored apart from the tree (fjall's key-value
+    /// separation); 0 keeps every value in the tree (`blob_min_size`, default 0).
+    pub blob_min_size: u32,
+    /// Background flush and compaction threads (`worker_threads`, default 2).
+    pub worker_threads: usize,
+    /// fsync the journal on every write batch (`sync`, default false).
+    pub sync: bool,
+}
+
+/// Block compression for fjall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FjallCompression {
+    /// fjall's default policy.
+    Default,
+    /// No compression.
+    None,
+    /// LZ4 on every level.
+    Lz4,
+}
+
+impl Default for FjallOptions {
+    fn default() -> Self {
+        Self {
+            cache_mb: 64,
+            write_buffer_mb: 64,
+            compression: FjallCompression::Default,
+            blob_min_size: 0,
+            worker_threads: 2,
+            sync: false,
+        }
+    }
+}
+
+/// The option names accepted by [`FjallOptions::from_pairs`].
+pub const FJALL_OPTION_NAMES: [&str; 6] =
+    ["cache_mb", "write_buffer_mb", "compression", "blob_min_size", "worker_threads", "sync"];
+
+impl FjallOptions {
+    /// Builds options from name → value pairs (names without the `fjall.` prefix).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] naming the option and the accepted values.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self> {
+        let mut options = Self::default();
+        for (name, value) in pairs {
+            let value = value.trim();
+            let full = format!("fjall.{name}");
+            match name.as_str() {
+                "cache_mb" => options.cache_mb = parse_int(&full, value, 0, 1 << 20)?,
+                "write_buffer_mb" => options.write_buffer_mb = parse_int(&full, value, 1, 1 << 16)?,
+                "compression" => {
+                    options.compression = match value {
+                        "default" => FjallCompression::Default,
+                        "none" => FjallCompression::None,
+                        "lz4" => FjallCompression::Lz4,
+                        _ => return Err(invalid(&full, value, "one of: default, none, lz4")),
+                    }
+                }
+                "blob_min_size" => {
+                    options.blob_min_size = parse_int(&full, value, 0, u64::from(u32::MAX))? as u32
+                }
+                "worker_threads" => {
+                    options.worker_threads = parse_int(&full, value, 1, 64)? as usize
+                }
+                "sync" => options.sync = parse_bool(&full, value)?,
+                _ => {
+                    return Err(invalid(
+                        &full,
+                        value,
+                        &format!("a known option: {}", FJALL_OPTION_NAMES.join(", ")),
+                    ))
+                }
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// redb settings kvlab exposes (`redb.*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedbOptions {
+    /// Page cache capacity in MiB (`cache_mb`, default 64; redb's own default is 1 GiB).
+    pub cache_mb: u64,
+    /// Accepted for one matrix over every engine (`sync`), and without effect: redb's
+    /// [`crate::Engine::write`] always commits with `Durability::Immediate` (an fsync), since
+    /// its only lighter mode keeps commits in process memory, which a killed process loses.
+    pub sync: bool,
+}
+
+impl Default for RedbOptions {
+    fn default() -> Self {
+        Self { cache_mb: 64, sync: false }
+    }
+}
+
+impl RedbOptions {
+    /// Builds options from name → value pairs (names without the `redb.` prefix).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] naming the option and the accepted values.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self> {
+        let mut options = Self::default();
+        for (name, value) in pairs {
+            let value = value.trim();
+            let full = format!("redb.{name}");
+            match name.as_str() {
+                "cache_mb" => options.cache_mb = parse_int(&full, value, 1, 1 << 20)?,
+                "sync" => options.sync = parse_bool(&full, value)?,
+                _ => return Err(invalid(&full, value, "a known option: cache_mb, sync")),
+            }
+        }
+        Ok(options)
+    }
 }
 
 fn parse_int(option: &str, value: &str, min: u64, max: u64) -> Result<u64> {
@@ -323,9 +529,42 @@ mod tests {
 
     #[test]
     fn engine_kind_parses() {
-        assert_eq!("memory".parse::<EngineKind>().ok(), Some(EngineKind::Memory));
-        assert_eq!("rocksdb".parse::<EngineKind>().ok(), Some(EngineKind::RocksDb));
+        for kind in EngineKind::ALL {
+            assert_eq!(kind.as_str().parse::<EngineKind>().ok(), Some(kind));
+        }
         let err = "leveldb".parse::<EngineKind>().expect_err("unknown engine");
-        assert!(err.to_string().contains("memory, rocksdb"));
+        assert!(err.to_string().contains("memory, rocksdb, fjall, redb"), "{err}");
+    }
+
+    #[test]
+    fn engine_options_go_to_their_engine_and_name_bad_ones() -> Result<()> {
+        let opts = EngineOptions::from_pairs(&pairs(&[
+            ("rocksdb.sync", "true"),
+            ("fjall.cache_mb", "8"),
+            ("fjall.compression", "none"),
+            ("redb.cache_mb", "16"),
+        ]))?;
+        assert!(opts.rocksdb.sync);
+        assert!(!opts.fjall.sync);
+        assert_eq!((opts.fjall.cache_mb, opts.fjall.compression), (8, FjallCompression::None));
+        assert_eq!(opts.redb.cache_mb, 16);
+        assert!(opts.sync(EngineKind::RocksDb) && !opts.sync(EngineKind::Fjall));
+        assert!(opts.sync(EngineKind::Redb), "redb's writes always fsync");
+        let cases = [
+            (("fjall.bogus", "1"), "fjall.bogus", "write_buffer_mb"),
+            (("fjall.compression", "zstd"), "fjall.compression", "default, none, lz4"),
+            (("fjall.worker_threads", "0"), "fjall.worker_threads", "from 1"),
+            (("redb.cache_mb", "x"), "redb.cache_mb", "integer"),
+            (("redb.durability", "none"), "redb.durability", "cache_mb, sync"),
+            (("sled.cache", "1"), "sled.cache", "rocksdb.*, fjall.* or redb.*"),
+            (("rocksdb.compression", "gzip"), "rocksdb.compression", "zstd"),
+        ];
+        for ((name, value), option, expected) in cases {
+            let err = EngineOptions::from_pairs(&pairs(&[(name, value)])).expect_err(name);
+            let text = err.to_string();
+            assert!(text.contains(option) && text.contains(value), "{text}");
+            assert!(text.contains(expected), "{text}");
+        }
+        Ok(())
     }
 }

@@ -6,6 +6,10 @@
 //! that number; readers never lock and read at the last published sequence, so a batch becomes
 //! visible all at once. A snapshot pins its sequence number; versions no live snapshot can see
 //! are removed when the key is next written.
+//!
+//! Keyspaces share the one skip list: an entry's key is the keyspace's position in the
+//! engine's list (one byte), then the user key, so a batch and a snapshot span keyspaces for
+//! free.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -15,8 +19,11 @@ use std::sync::Arc;
 
 use crossbeam_skiplist::SkipMap;
 
-use super::{Engine, EngineSnapshot, KeyRange, KvPair, WriteBatch, WriteOp};
 use crate::error::{Error, Result};
+use crate::{
+    keyspace_index, keyspace_list, Engine, EngineSnapshot, KeyRange, Keyspace, KvPair, WriteBatch,
+    WriteOp,
+};
 
 /// A sequence number: batches are numbered from 1 in commit order.
 type Seq = u64;
@@ -56,15 +63,62 @@ struct Writer {
 }
 
 /// A concurrent ordered in-memory engine with snapshot isolation. Nothing is durable.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MemoryEngine {
     shared: Arc<Shared>,
+    keyspaces: Arc<Vec<Keyspace>>,
+}
+
+impl Default for MemoryEngine {
+    fn default() -> Self {
+        Self::with_keyspaces(&[])
+    }
+}
+
+/// The skip-list key of `key` in the keyspace at position `ks`.
+fn internal_key(ks: u8, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.push(ks);
+    k.extend_from_slice(key);
+    k
+}
+
+/// `range` of the keyspace at position `ks`, as a range of skip-list keys.
+fn internal_range(ks: u8, range: &KeyRange) -> KeyRange {
+    KeyRange {
+        start: match &range.start {
+            Bound::Included(k) => Bound::Included(internal_key(ks, k)),
+            Bound::Excluded(k) => Bound::Excluded(internal_key(ks, k)),
+            Bound::Unbounded => Bound::Included(vec![ks]),
+        },
+        end: match &range.end {
+            Bound::Included(k) => Bound::Included(internal_key(ks, k)),
+            Bound::Excluded(k) => Bound::Excluded(internal_key(ks, k)),
+            Bound::Unbounded => Bound::Excluded(vec![ks + 1]),
+        },
+    }
 }
 
 impl MemoryEngine {
-    /// An empty engine.
+    /// An empty engine with the default keyspace only.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty engine serving the default keyspace and `keyspaces`.
+    pub fn with_keyspaces(keyspaces: &[Keyspace]) -> Self {
+        let list = keyspace_list(keyspaces);
+        assert!(list.len() < usize::from(u8::MAX), "at most 254 keyspaces");
+        Self { shared: Arc::default(), keyspaces: Arc::new(list) }
+    }
+
+    /// The keyspaces this engine serves.
+    pub fn keyspaces(&self) -> &[Keyspace] {
+        &self.keyspaces
+    }
+
+    fn position(&self, ks: Keyspace) -> Result<u8> {
+        keyspace_index(&self.keyspaces, ks).map(|i| i as u8)
     }
 
     /// Removes versions of `key` that no reader can see any more: every version older than the
@@ -132,7 +186,7 @@ fn iter_at<'a>(
             }
             // The first version at or below `seq` is the newest visible one.
             last_key = Some(key.clone());
-            entry.value().as_ref().map(|value| Ok((key.clone(), value.clone())))
+            entry.value().as_ref().map(|value| Ok((key[1..].to_vec(), value.clone())))
         })
 }
 
@@ -141,17 +195,18 @@ impl Engine for MemoryEngine {
         "memory"
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn get_in(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let key = internal_key(self.position(keyspace)?, key);
         for _ in 0..OPTIMISTIC_READS {
             let before = self.shared.collections.load(Ordering::SeqCst);
             let seq = self.shared.visible.load(Ordering::Acquire);
-            let value = get_at(&self.shared.map, key, seq);
+            let value = get_at(&self.shared.map, &key, seq);
             if self.shared.collections.load(Ordering::SeqCst) == before {
                 return Ok(value);
             }
         }
         // Collections keep racing with this reader: pin a snapshot instead.
-        self.snapshot().get(key)
+        self.snapshot().get_in(keyspace, &key[1..])
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
@@ -162,25 +217,30 @@ impl Engine for MemoryEngine {
         let seq =
             writer.last_seq.checked_add(1).ok_or_else(|| Error::engine("sequence overflow"))?;
         // Later operations on the same key win: keep only the last one per key.
-        let mut last: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
+        let mut last: BTreeMap<Vec<u8>, Option<&[u8]>> = BTreeMap::new();
         for op in &batch.ops {
             match op {
-                WriteOp::Put { key, value } => last.insert(key, Some(value)),
-                WriteOp::Delete { key } => last.insert(key, None),
+                WriteOp::Put { keyspace, key, value } => {
+                    last.insert(internal_key(self.position(*keyspace)?, key), Some(value))
+                }
+                WriteOp::Delete { keyspace, key } => {
+                    last.insert(internal_key(self.position(*keyspace)?, key), None)
+                }
             };
         }
         let (mut keys_delta, mut bytes_delta) = (0i64, 0i64);
         for (key, value) in &last {
             let previous = get_at(&self.shared.map, key, writer.last_seq);
+            // Sizes count the user key, not the keyspace byte.
             if let Some(previous) = &previous {
                 keys_delta -= 1;
-                bytes_delta -= (key.len() + previous.len()) as i64;
+                bytes_delta -= (key.len() - 1 + previous.len()) as i64;
             }
             if let Some(value) = value {
                 keys_delta += 1;
-                bytes_delta += (key.len() + value.len()) as i64;
+                bytes_delta += (key.len() - 1 + value.len()) as i64;
             }
-            self.shared.map.insert((key.to_vec(), Reverse(seq)), value.map(<[u8]>::to_vec));
+            self.shared.map.insert((key.clone(), Reverse(seq)), value.map(<[u8]>::to_vec));
         }
         writer.last_seq = seq;
         writer.batches += 1;
@@ -194,9 +254,9 @@ impl Engine for MemoryEngine {
         Ok(())
     }
 
-    fn scan(&self, range: &KeyRange, limit: usize) -> Result<Vec<KvPair>> {
+    fn scan_in(&self, keyspace: Keyspace, range: &KeyRange, limit: usize) -> Result<Vec<KvPair>> {
         // A scan may run long, so it pins its sequence number rather than retrying.
-        self.snapshot().scan(range, limit)
+        self.snapshot().iter_in(keyspace, range).take(limit).collect()
     }
 
     fn snapshot(&self) -> Box<dyn EngineSnapshot + '_> {
@@ -205,7 +265,11 @@ impl Engine for MemoryEngine {
         let seq = self.shared.visible.load(Ordering::Acquire);
         *pinned.entry(seq).or_insert(0) += 1;
         drop(pinned);
-        Box::new(MemorySnapshot { shared: Arc::clone(&self.shared), seq })
+        Box::new(MemorySnapshot {
+            shared: Arc::clone(&self.shared),
+            keyspaces: Arc::clone(&self.keyspaces),
+            seq,
+        })
     }
 
     fn flush(&self) -> Result<()> {
@@ -234,16 +298,27 @@ fn add_signed(counter: &AtomicU64, delta: i64) {
 /// A snapshot of a [`MemoryEngine`]: a pinned sequence number.
 struct MemorySnapshot {
     shared: Arc<Shared>,
+    keyspaces: Arc<Vec<Keyspace>>,
     seq: Seq,
 }
 
 impl EngineSnapshot for MemorySnapshot {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(get_at(&self.shared.map, key, self.seq))
+    fn get_in(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let ks = keyspace_index(&self.keyspaces, keyspace)? as u8;
+        Ok(get_at(&self.shared.map, &internal_key(ks, key), self.seq))
     }
 
-    fn iter(&self, range: &KeyRange) -> Box<dyn Iterator<Item = Result<KvPair>> + '_> {
-        Box::new(iter_at(&self.shared.map, range, self.seq))
+    fn iter_in(
+        &self,
+        keyspace: Keyspace,
+        range: &KeyRange,
+    ) -> Box<dyn Iterator<Item = Result<KvPair>> + '_> {
+        match keyspace_index(&self.keyspaces, keyspace) {
+            Ok(ks) => {
+                Box::new(iter_at(&self.shared.map, &internal_range(ks as u8, range), self.seq))
+            }
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
     }
 }
 
