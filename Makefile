@@ -69,8 +69,9 @@ test: deps
 	notebooks/run.sh $(CI_RESULTS) $(CI_RESULTS)/analysis.ipynb
 
 # The correctness checks at full size (README "Checking correctness"): many seeded histories
-# under the nemesis for every read policy, the crash test with and without fsync, and long
-# fuzzing of every parser and decoder. Fails on any violation, lost write or panic.
+# under the nemesis for every read policy, the crash test with and without fsync on every
+# persistent engine and Raft log, and long fuzzing of every parser and decoder. Fails on any
+# violation, lost write or panic.
 CHECK_DIR ?= $(CARGO_TARGET_DIR)/kvlab-check
 FUZZ_CASES ?= 100000
 check: deps
@@ -79,6 +80,10 @@ check: deps
 	$(CARGO_TARGET_DIR)/release/kvlab suite harness/suites/check.toml --out $(CHECK_DIR)/histories --no-report
 	$(CARGO_TARGET_DIR)/release/kvlab crash-test --dir $(CHECK_DIR)/crash --cycles 100 --seed 1
 	$(CARGO_TARGET_DIR)/release/kvlab crash-test --dir $(CHECK_DIR)/crash-nosync --cycles 30 --seed 2 --sync false
+	for engine in rocksdb fjall redb; do for log in same raft-engine; do for sync in true false; do \
+		$(CARGO_TARGET_DIR)/release/kvlab crash-test --dir $(CHECK_DIR)/crash-$$engine-$$log-$$sync \
+			--engine $$engine --raft-log $$log --sync $$sync --cycles 20 --seed 3 || exit 1; \
+	done; done; done
 	KVLAB_FUZZ_CASES=$(FUZZ_CASES) cargo test --workspace --release never_panic
 
 # Just the kvlab binary (built like the tests, so nothing is compiled twice).
