@@ -176,20 +176,6 @@ fn covers_empty_key(range: &KeyRange) -> bool {
         || matches!(&range.start, Bound::Included(k) if k.is_empty())
 }
 
-/// An empty range: fjall's iterators panic on a start after the end.
-fn is_empty(range: &KeyRange) -> bool {
-    let (start, start_inclusive) = match &range.start {
-        Bound::Included(s) => (s.as_slice(), true),
-        Bound::Excluded(s) => (s.as_slice(), false),
-        Bound::Unbounded => return false,
-    };
-    match &range.end {
-        Bound::Included(e) => start > e.as_slice() || (!start_inclusive && start == e.as_slice()),
-        Bound::Excluded(e) => start >= e.as_slice(),
-        Bound::Unbounded => false,
-    }
-}
-
 fn pairs(iter: fjall::Iter) -> impl Iterator<Item = Result<KvPair>> {
     iter.map(|guard| guard.into_inner().map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(fjall_err))
         .scan(false, |failed, item| {
@@ -283,7 +269,7 @@ impl EngineSnapshot for FjallSnapshot<'_> {
             Ok(handle) => handle,
             Err(e) => return Box::new(std::iter::once(Err(e))),
         };
-        if is_empty(range) {
+        if range.is_empty() {
             return Box::new(std::iter::empty());
         }
         // The empty key sorts first: its value (if any), then the rest of the range.

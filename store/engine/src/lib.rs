@@ -235,6 +235,28 @@ impl KeyRange {
         after_start && !self.is_past_end(key)
     }
 
+    /// Whether the range holds no key at all (a start after its end). Engines answer such a
+    /// range with nothing: some of their range queries refuse it.
+    pub fn is_empty(&self) -> bool {
+        let (start, start_included) = match &self.start {
+            Bound::Included(s) => (s.as_slice(), true),
+            Bound::Excluded(s) => (s.as_slice(), false),
+            Bound::Unbounded => return false,
+        };
+        match &self.end {
+            Bound::Included(e) => {
+                start > e.as_slice() || (!start_included && start == e.as_slice())
+            }
+            Bound::Excluded(e) => start >= e.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    /// The bounds as borrowed slices, for engines' range queries.
+    pub fn as_slices(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (borrowed(&self.start), borrowed(&self.end))
+    }
+
     /// Whether `key` lies beyond the end bound (so an ordered scan can stop).
     pub fn is_past_end(&self, key: &[u8]) -> bool {
         match &self.end {
@@ -242,6 +264,14 @@ impl KeyRange {
             Bound::Excluded(e) => key >= e.as_slice(),
             Bound::Unbounded => false,
         }
+    }
+}
+
+fn borrowed(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match bound {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
     }
 }
 

@@ -9,7 +9,6 @@
 //! [`Engine::write_unsynced`] (state that can be rebuilt) commits with `None`. redb's readers
 //! run in read transactions, which are its snapshots; writers take turns.
 
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -144,46 +143,19 @@ impl RedbEngine {
     }
 }
 
-/// Borrowed bounds of `range`, for redb's range reads.
-fn bounds(range: &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
-    (borrowed(&range.start), borrowed(&range.end))
-}
-
-fn borrowed(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match bound {
-        Bound::Included(k) => Bound::Included(k.as_slice()),
-        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-/// An empty range: redb's range reads refuse a start after the end.
-fn is_empty(range: &KeyRange) -> bool {
-    let (start, start_inclusive) = match &range.start {
-        Bound::Included(s) => (s.as_slice(), true),
-        Bound::Excluded(s) => (s.as_slice(), false),
-        Bound::Unbounded => return false,
-    };
-    match &range.end {
-        Bound::Included(e) => start > e.as_slice() || (!start_inclusive && start == e.as_slice()),
-        Bound::Excluded(e) => start >= e.as_slice(),
-        Bound::Unbounded => false,
-    }
-}
-
 /// The pairs of `range` in `ks` as of the read transaction `txn`.
 fn range_in(
     txn: &redb::ReadTransaction,
     ks: Table,
     range: &KeyRange,
 ) -> Box<dyn Iterator<Item = Result<KvPair>> + 'static> {
-    if is_empty(range) {
+    if range.is_empty() {
         return Box::new(std::iter::empty());
     }
     let iter = txn
         .open_table(ks)
         .map_err(redb_err)
-        .and_then(|t| t.range::<&[u8]>(bounds(range)).map_err(redb_err));
+        .and_then(|t| t.range::<&[u8]>(range.as_slices()).map_err(redb_err));
     match iter {
         Err(e) => Box::new(std::iter::once(Err(e))),
         Ok(iter) => Box::new(
