@@ -17,7 +17,8 @@
 //! | `nemesis` | `--nemesis` | none | faults during the run (see [`crate::nemesis`]) |
 //! | `nemesis.interval` | `--nemesis-interval` | 2s | time between faults |
 //!
-//! Binding properties: `null.*`, `engine.*`, `rocksdb.*` and `store.*` (see README.md).
+//! Binding properties: `null.*`, `engine.*`, `rocksdb.*`, `fjall.*`, `redb.*` and `store.*` (see
+//! README.md).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -288,7 +289,7 @@ mod tests {
             (("threadcount", "many"), "threadcount"),
             (("target", "-5"), "non-negative"),
             (("duration", "soon"), "duration"),
-            (("engine", "leveldb"), "memory, rocksdb"),
+            (("engine", "leveldb"), "memory, rocksdb, fjall, redb"),
             (("name", "a/b"), "without slashes"),
         ];
         for ((key, value), expected) in cases {

@@ -1,7 +1,8 @@
 //! Cluster files: which node runs where, and the store properties every node runs with.
 //!
 //! ```toml
-//! # Every node gets the same store.*, engine and rocksdb.* properties.
+//! # Every node gets the same store.*, engine and engine-option (rocksdb.*, fjall.*, redb.*)
+//! # properties.
 //! [properties]
 //! "store.regions" = 3
 //! engine = "rocksdb"
@@ -41,7 +42,8 @@ pub struct NodeEntry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterFile {
-    /// `store.*`, `engine` and `rocksdb.*` properties, as on the command line.
+    /// `store.*`, `engine` and engine-option (`rocksdb.*`, `fjall.*`, `redb.*`) properties, as
+    /// on the command line.
     #[serde(default)]
     pub properties: BTreeMap<String, toml::Value>,
     /// The nodes.

@@ -4,7 +4,7 @@
 //!
 //! Properties: `store.*` (nodes, regions, replicas, zones and latencies, read policy, replica
 //! choice, read-pool threads, `store.dir`, …; see kvlab-store's `ClusterConfig`), `engine` and
-//! `rocksdb.*`. Without `store.dir` the store lives in a temporary directory removed at exit.
+//! the engines' options (`rocksdb.*`, `fjall.*`, `redb.*`). Without `store.dir` the store lives in a temporary directory removed at exit.
 //! Client thread `t` sits in zone `t % store.zones`; `timeout` bounds every request.
 
 use std::time::Duration;
@@ -38,7 +38,7 @@ impl StoreBinding {
     ///
     /// # Errors
     ///
-    /// A bad `store.*`, `engine` or `rocksdb.*` property (naming it), or a cluster that does not
+    /// A bad `store.*`, `engine` or engine option (`rocksdb.*`, `fjall.*`, `redb.*`) property (naming it), or a cluster that does not
     /// elect leaders in time.
     pub fn open(settings: &Settings) -> Result<Self> {
         let config = Self::config(settings)?;

@@ -475,7 +475,8 @@ impl Nodes for ProcessNodes {
     }
 
     fn data_dir(&self) -> Option<&Path> {
-        Some(&self.base_dir)
+        // Nodes at `store.endpoints` keep their files where they run, not here.
+        self.config.endpoints.is_none().then_some(self.base_dir.as_path())
     }
 
     fn shutdown(&self) {

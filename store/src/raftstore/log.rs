@@ -278,8 +278,19 @@ impl RaftEngineLog {
                 }
                 LogOp::Truncate { region, last, index, term, .. } => {
                     if last > index {
-                        // A snapshot replaces a log that runs past it: drop it all.
+                        // A snapshot replaces a log that runs past it: drop it all. `Clean`
+                        // drops the region's hard state too: it is written again after it
+                        // (a hard state later in this batch still wins).
+                        let state = self
+                            .engine
+                            .get_message::<HardState>(region, HARD_STATE)
+                            .map_err(raft_engine_err)?;
                         batch.add_command(region, raft_engine::Command::Clean);
+                        if let Some(state) = state {
+                            batch
+                                .put_message(region, HARD_STATE.to_vec(), &state)
+                                .map_err(raft_engine_err)?;
+                        }
                     } else {
                         batch.add_command(
                             region,
@@ -381,17 +392,24 @@ mod tests {
         Ok(())
     }
 
-    // A snapshot that replaces a log running past it leaves no old entry behind.
+    // A snapshot that replaces a log running past it leaves no old entry behind, and keeps the
+    // hard state (raft-engine's `Clean` drops it; the test fails without writing it again).
     #[test]
     fn raft_engine_truncation_past_the_log_drops_it() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let log = RaftEngineLog::open(dir.path(), false)?;
         let entries: Vec<Entry> = (1..=10).map(|i| entry(i, 1)).collect();
-        log.write(vec![LogOp::Append { region: 1, entries, old_last: 0 }])?;
+        let state = HardState { term: 3, vote: 2, commit: 7, ..Default::default() };
+        log.write(vec![
+            LogOp::Append { region: 1, entries, old_last: 0 },
+            LogOp::HardState { region: 1, state },
+        ])?;
         log.write(vec![LogOp::Truncate { region: 1, first: 1, last: 10, index: 7, term: 3 }])?;
         let loaded = log.load(1)?;
         assert_eq!(loaded.truncated, (7, 3));
         assert!(loaded.entries.is_empty(), "{:?}", loaded.entries);
+        // The vote survives: a node that forgot it could vote twice in term 3.
+        assert_eq!((loaded.hard_state.term, loaded.hard_state.vote), (3, 2));
         Ok(())
     }
 
