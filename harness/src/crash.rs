@@ -90,16 +90,6 @@ impl CrashSetup {
         }
         Ok(())
     }
-
-    /// The value of `--raft-log` for this setup.
-    pub fn raft_log_name(&self) -> &'static str {
-        match self.raft_log {
-            RaftLogStore::SameEngine => "same",
-            RaftLogStore::SeparateEngine => "separate",
-            RaftLogStore::RaftEngine => "raft-engine",
-            RaftLogStore::Memory => "memory",
-        }
-    }
 }
 
 /// What the crash test found.
@@ -224,7 +214,7 @@ pub fn run(opts: &CrashOptions) -> Result<CrashReport> {
                 "--engine",
                 opts.setup.engine.as_str(),
                 "--raft-log",
-                opts.setup.raft_log_name(),
+                opts.setup.raft_log.as_str(),
             ])
             .args(["--threads", &opts.threads.to_string()])
             .args(["--keys", &opts.keys_per_thread.to_string()])

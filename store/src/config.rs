@@ -137,16 +137,32 @@ pub enum RaftLogStore {
     Memory,
 }
 
+impl RaftLogStore {
+    /// Every choice, in documentation order.
+    pub const ALL: [RaftLogStore; 4] = [
+        RaftLogStore::SameEngine,
+        RaftLogStore::SeparateEngine,
+        RaftLogStore::RaftEngine,
+        RaftLogStore::Memory,
+    ];
+
+    /// The `store.raft_log` value naming this choice.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RaftLogStore::SameEngine => "same",
+            RaftLogStore::SeparateEngine => "separate",
+            RaftLogStore::RaftEngine => "raft-engine",
+            RaftLogStore::Memory => "memory",
+        }
+    }
+}
+
 impl FromStr for RaftLogStore {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "same" => Ok(RaftLogStore::SameEngine),
-            "separate" => Ok(RaftLogStore::SeparateEngine),
-            "memory" => Ok(RaftLogStore::Memory),
-            "raft-engine" => Ok(RaftLogStore::RaftEngine),
-            _ => Err(invalid("store.raft_log", s, "one of: same, separate, raft-engine, memory")),
-        }
+        RaftLogStore::ALL.into_iter().find(|l| l.as_str() == s).ok_or_else(|| {
+            invalid("store.raft_log", s, "one of: same, separate, raft-engine, memory")
+        })
     }
 }
 

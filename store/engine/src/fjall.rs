@@ -24,8 +24,8 @@ use fjall::{
 use crate::error::{Error, Result};
 use crate::options::{FjallCompression, FjallOptions};
 use crate::{
-    keyspace_index, keyspace_list, Engine, EngineSnapshot, KeyRange, Keyspace, KvPair, WriteBatch,
-    WriteOp,
+    keyspace_index, keyspace_list, until_first_error, Engine, EngineSnapshot, KeyRange, Keyspace,
+    KvPair, WriteBatch, WriteOp,
 };
 
 /// The key of the empty key's value in a keyspace's `#empty` companion.
@@ -177,15 +177,11 @@ fn covers_empty_key(range: &KeyRange) -> bool {
 }
 
 fn pairs(iter: fjall::Iter) -> impl Iterator<Item = Result<KvPair>> {
-    iter.map(|guard| guard.into_inner().map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(fjall_err))
-        .scan(false, |failed, item| {
-            // Stop after the first error.
-            if *failed {
-                return None;
-            }
-            *failed = item.is_err();
-            Some(item)
-        })
+    until_first_error(
+        iter.map(|guard| {
+            guard.into_inner().map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(fjall_err)
+        }),
+    )
 }
 
 impl Engine for FjallEngine {

@@ -267,6 +267,19 @@ impl KeyRange {
     }
 }
 
+/// Ends `iter` after its first error (engines' iterators report an error in-line, once).
+pub(crate) fn until_first_error<T>(
+    iter: impl Iterator<Item = Result<T>>,
+) -> impl Iterator<Item = Result<T>> {
+    iter.scan(false, |failed, item| {
+        if *failed {
+            return None;
+        }
+        *failed = item.is_err();
+        Some(item)
+    })
+}
+
 fn borrowed(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     match bound {
         Bound::Included(k) => Bound::Included(k.as_slice()),

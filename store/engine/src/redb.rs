@@ -17,8 +17,8 @@ use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use crate::error::{Error, Result};
 use crate::options::RedbOptions;
 use crate::{
-    keyspace_index, keyspace_list, Engine, EngineSnapshot, KeyRange, Keyspace, KvPair, WriteBatch,
-    WriteOp,
+    keyspace_index, keyspace_list, until_first_error, Engine, EngineSnapshot, KeyRange, Keyspace,
+    KvPair, WriteBatch, WriteOp,
 };
 
 /// The database file inside the engine's directory.
@@ -158,19 +158,9 @@ fn range_in(
         .and_then(|t| t.range::<&[u8]>(range.as_slices()).map_err(redb_err));
     match iter {
         Err(e) => Box::new(std::iter::once(Err(e))),
-        Ok(iter) => Box::new(
-            iter.map(|item| {
-                item.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).map_err(redb_err)
-            })
-            .scan(false, |failed, item| {
-                // Stop after the first error.
-                if *failed {
-                    return None;
-                }
-                *failed = item.is_err();
-                Some(item)
-            }),
-        ),
+        Ok(iter) => Box::new(until_first_error(iter.map(|item| {
+            item.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).map_err(redb_err)
+        }))),
     }
 }
 

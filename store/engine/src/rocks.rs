@@ -20,8 +20,8 @@ use rocksdb::{
 use crate::error::{Error, Result};
 use crate::options::Compression;
 use crate::{
-    keyspace_index, keyspace_list, Engine, EngineSnapshot, KeyRange, Keyspace, KvPair,
-    RocksOptions, WriteBatch, WriteOp,
+    keyspace_index, keyspace_list, until_first_error, Engine, EngineSnapshot, KeyRange, Keyspace,
+    KvPair, RocksOptions, WriteBatch, WriteOp,
 };
 
 /// The column family name of `ks`.
@@ -199,7 +199,8 @@ fn range_iter<'a>(
         _ => None,
     };
     let range = range.clone();
-    iter.map(|item| item.map(|(k, v)| (k.into_vec(), v.into_vec())).map_err(Into::into))
+    let pairs = iter
+        .map(|item| item.map(|(k, v)| (k.into_vec(), v.into_vec())).map_err(Into::into))
         .filter(move |item| match (item, &excluded_start) {
             (Ok((key, _)), Some(start)) => key != start,
             _ => true,
@@ -207,15 +208,8 @@ fn range_iter<'a>(
         .take_while(move |item| match item {
             Ok((key, _)) => !range.is_past_end(key),
             Err(_) => true,
-        })
-        .scan(false, |failed, item| {
-            // Stop after the first error.
-            if *failed {
-                return None;
-            }
-            *failed = item.is_err();
-            Some(item)
-        })
+        });
+    until_first_error(pairs)
 }
 
 impl Engine for RocksEngine {
