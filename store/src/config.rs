@@ -17,7 +17,7 @@
 //! | `store.seed` | seed for network jitter | 1 |
 //! | `store.read_policy` | `leader`, `lease`, `follower`, `mixed`, `stale` | `leader` |
 //! | `store.replica` | `round-robin`, `random`, `closest` | `round-robin` |
-//! | `store.max_staleness_ms` | stale reads older than this fall back to follower reads | none |
+//! | `store.max_staleness_ms` | stale reads older than this fall back to follower reads (so do those at a replica that does not know its freshness yet) | none |
 //! | `store.read_pool_threads` | read pool threads per node (0 = reads run on the caller) | 2 |
 //! | `store.raft_log` | `same` engine, `separate` engine, `raft-engine`, or `memory` | `same` |
 //! | `store.dir` | directory for persistent engines (temporary if unset) | – |

@@ -120,14 +120,17 @@ fn handle(ctx: &PoolContext, mut task: ReadTask) {
             serve(ctx, shared, task, ReadPolicy::Lease, None)
         }
         ReadPolicy::Stale => {
-            let st = shared.staleness(now);
-            let too_old = task.max_staleness.is_some_and(|max| st.age_ms > max.as_millis() as u64);
-            if too_old {
-                task.fell_back = true;
-                NodeStats::add(&ctx.stats.stale_fallbacks, 1);
-                forward(ctx, task);
-            } else {
-                serve(ctx, shared, task, ReadPolicy::Stale, Some(st));
+            // Within its bound, or a replica that does not know its freshness: a ReadIndex read.
+            let within = |st: &Staleness| {
+                task.max_staleness.is_none_or(|max| st.age_ms <= max.as_millis() as u64)
+            };
+            match shared.staleness(now).filter(within) {
+                Some(st) => serve(ctx, shared, task, ReadPolicy::Stale, Some(st)),
+                None => {
+                    task.fell_back = true;
+                    NodeStats::add(&ctx.stats.stale_fallbacks, 1);
+                    forward(ctx, task);
+                }
             }
         }
         ReadPolicy::Lease => {

@@ -16,7 +16,7 @@ use super::*;
 use crate::config::{LatencyModel, ReadPolicy};
 use crate::keys;
 use crate::raftstore::PeerStorage;
-use crate::request::{ProposeTask, RaftEnvelope, ReadOp, ReadResponse, ReadTask};
+use crate::request::{ProposeTask, RaftEnvelope, ReadOp, ReadQueue, ReadResponse, ReadTask};
 use crate::transport::{ChannelTransport, ChannelTransportHandle, Endpoint};
 use kvlab_engine::{EngineSnapshot, KeyRange, Keyspace, KvPair, MemoryEngine, WriteBatch};
 
@@ -472,4 +472,49 @@ fn followers_read_index_requests_share_the_leaders_round() {
         });
         assert!(task.ready, "node {node}'s read was served after its read index");
     }
+}
+
+/// Issue 12: a node process that restarted moments ago has a clock whose epoch is its start,
+/// and a peer that has not yet applied an index stamped by its leader knows nothing of its
+/// freshness (`safe_ns` is 0). Its stale reads reported `now − 0` as their age — a few
+/// milliseconds — while the peer was hundreds of entries behind: the process-cluster check
+/// found such reads missing writes acknowledged 300 ms earlier. Such a read now falls back to
+/// a ReadIndex read; once a stamp is applied, stale reads are served with their true age.
+#[test]
+fn a_peer_that_does_not_know_its_freshness_serves_no_stale_read() {
+    let (raft_tx, raft_rx) = crossbeam_channel::unbounded();
+    let shared = Arc::new(PeerShared::new(1, Default::default()));
+    shared.applied.store(10, Ordering::Release);
+    shared.leader_commit_seen.store(200, Ordering::Release);
+    let ctx = Arc::new(read_pool::PoolContext {
+        node: 3,
+        engine: memory(3),
+        peers: HashMap::from([(1, shared.clone())]),
+        raft_tx,
+        clock: Clock::new(),
+        stats: Arc::new(NodeStats::default()),
+        stop: Arc::new(AtomicBool::new(false)),
+        paused: Arc::new(AtomicBool::new(false)),
+    });
+    let pool = PoolHandle::Inline(ctx.clone());
+    // The clock is a few milliseconds old, as in a node process just restarted.
+    std::thread::sleep(Duration::from_millis(5));
+    let (task, rx) = read_task(1, ReadPolicy::Stale, Duration::from_secs(5));
+    assert!(pool.submit(task).is_ok());
+    match raft_rx.try_recv() {
+        Ok(NodeMsg::Read(t)) => assert!(t.fell_back, "a fallback is marked as one"),
+        Ok(_) => panic!("another message reached the Raft thread"),
+        Err(_) => panic!("the stale read was served: {:?}", rx.try_recv()),
+    }
+    assert_eq!(ctx.stats.stale_fallbacks.load(Ordering::Relaxed), 1);
+    // Fresh as of 2 ms ago (a stamp it applied): served locally, with that age.
+    shared.safe_ns.store(ctx.clock.now_ns() - 2_000_000, Ordering::Release);
+    let (task, rx) = read_task(1, ReadPolicy::Stale, Duration::from_secs(5));
+    assert!(pool.submit(task).is_ok());
+    let resp = rx.try_recv().unwrap().unwrap();
+    assert_eq!(resp.served_as, ReadPolicy::Stale);
+    let st = resp.staleness.unwrap();
+    assert_eq!(st.index_lag, 190);
+    assert!((2..1000).contains(&st.age_ms), "age {} ms", st.age_ms);
+    assert!(raft_rx.try_recv().is_err(), "nothing else was forwarded");
 }

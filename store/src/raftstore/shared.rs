@@ -23,8 +23,13 @@
 //! stamped commit index it has applied; at a leader, the start of its latest completed ReadIndex
 //! round whose index it has applied. A stale read reports `age = now − safe_ns` (0 for a leader
 //! with a valid lease): every write acknowledged more than `age` before the read is visible to
-//! it. Known gap: with five or more replicas a deposed leader that has not yet noticed may still
-//! stamp messages to a follower that missed the new term.
+//! it. `safe_ns` is 0 until the first such claim: a peer that has not applied a stamped index
+//! since its process (or cluster) started knows nothing of its freshness, and its stale reads
+//! fall back to ReadIndex reads. (Reporting `now − 0` instead, the time since the clock's
+//! epoch, made a freshly restarted node process claim an age of a few milliseconds while it
+//! was hundreds of entries behind.) Stamps sent before the epoch count as 0 too: they never
+//! raise the claim. Known gap: with five or more replicas a deposed leader that has not yet
+//! noticed may still stamp messages to a follower that missed the new term.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -163,23 +168,27 @@ impl PeerShared {
         Duration::from_nanos(self.lease_until_ns.load(Ordering::Acquire).saturating_sub(now_ns))
     }
 
-    /// The staleness of a local read served now.
-    pub fn staleness(&self, now_ns: u64) -> Staleness {
+    /// The staleness of a local read served now; `None` while this replica does not know how
+    /// fresh it is (`safe_ns` is still 0: see the module docs).
+    pub fn staleness(&self, now_ns: u64) -> Option<Staleness> {
         let applied = self.applied();
         if self.stale_age_zero || self.lease_valid(now_ns) {
             // The failpoint claims perfect freshness, the lease guarantees it.
-            return Staleness::default();
+            return Some(Staleness::default());
+        }
+        let safe = self.safe_ns.load(Ordering::Acquire);
+        if safe == 0 {
+            return None;
         }
         let seen = if self.is_leader.load(Ordering::Acquire) {
             self.commit.load(Ordering::Acquire)
         } else {
             self.leader_commit_seen.load(Ordering::Acquire)
         };
-        let safe = self.safe_ns.load(Ordering::Acquire);
-        Staleness {
+        Some(Staleness {
             index_lag: seen.saturating_sub(applied),
             age_ms: now_ns.saturating_sub(safe).div_ceil(1_000_000),
-        }
+        })
     }
 
     /// A snapshot of this peer's state and counters.
