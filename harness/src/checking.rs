@@ -114,7 +114,11 @@ pub fn check_run(
         row.push(value.unwrap_or_default());
     }
     row.push(record.rep.to_string());
-    let policy = record.settings.props.get_str_or("store.read_policy", "leader").to_string();
+    let policy = match record.settings.db.as_str() {
+        "etcd" => record.settings.props.get_str_or("etcd.read", "linearizable"),
+        _ => record.settings.props.get_str_or("store.read_policy", "leader"),
+    }
+    .to_string();
     let verdict = if !report.violations.is_empty() {
         "violation"
     } else if report.inconclusive.is_empty() {

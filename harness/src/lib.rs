@@ -2,7 +2,7 @@
 //! that can be trusted, plotted and published.
 //!
 //! The data path: workload stream → [`runner`] (one OS thread per client, optional pacing to
-//! a target rate, optionally many requests in flight per thread: [`pipeline`]) → [`binding`] (`null`, `engine`, `store`) → [`measure`] (per-thread
+//! a target rate, optionally many requests in flight per thread: [`pipeline`]) → [`binding`] (`null`, `engine`, `store`, `etcd`) → [`measure`] (per-thread
 //! HdrHistograms merged each second) → [`results`] (CSV, interval logs, `run.json`,
 //! `ycsb.txt`, `events.csv`). [`nemesis`] injects faults during a run and `check` verifies
 //! the histories of checking-mode runs. [`suite`] expands experiment matrices and [`commands`] ties it together for

@@ -171,6 +171,17 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// One local etcd member (started by the etcd binding): arms SIGKILL as this process's
+    /// parent-death signal, then execs the etcd binary with its arguments.
+    #[command(hide = true)]
+    EtcdMember {
+        /// The kvlab process that started it (the member must not outlive it).
+        #[arg(long)]
+        parent: u32,
+        /// The etcd binary and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// The crash test's child process (started by crash-test).
     #[command(hide = true)]
     CrashChild {
@@ -433,6 +444,17 @@ fn run(cli: Cli, stop: &StopFlag) -> Result<Done> {
         }
         Command::Node { cluster, id, lifeline } => {
             kvlab_store::run_node(&cluster, id, lifeline)?;
+            Ok(Done::Said(String::new()))
+        }
+        Command::EtcdMember { parent, command } => {
+            let Some((program, args)) = command.split_first() else {
+                return Err(Error::setting(
+                    "etcd-member",
+                    "",
+                    "the etcd binary and its arguments after `--`",
+                ));
+            };
+            kvlab_harness::binding::etcd::exec_member(parent, program.as_ref(), args)?;
             Ok(Done::Said(String::new()))
         }
         Command::Merge { dirs, out } => {

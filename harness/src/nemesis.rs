@@ -18,7 +18,8 @@
 //!
 //! Properties: `nemesis` (comma-separated kinds, or `all`), `nemesis.interval` (default 2s),
 //! `nemesis.hold` (default half the interval), `nemesis.latency` (default 50ms). The seed is
-//! the run's `seed`. The nemesis needs the `store` binding.
+//! the run's `seed`. The nemesis needs the `store` binding or a local etcd cluster (`etcd`:
+//! `partition`, `isolate-leader`, `pause`, `kill` and `majority-down`; see [`FaultTarget`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -166,6 +167,133 @@ pub struct Event {
     pub detail: String,
 }
 
+/// What the nemesis can break: the replicated store's [`Cluster`], or a local etcd cluster
+/// ([`crate::binding::EtcdBinding`]). Nodes are numbered from 1.
+///
+/// Operations that fail return a message for the event's detail; none of them panics.
+pub trait FaultTarget: Sync {
+    /// Whether the target can inject `kind` at all (checked before the run starts).
+    fn supports(&self, _kind: FaultKind) -> bool {
+        true
+    }
+    /// The nodes whose processes run now (stopped ones excluded), in id order.
+    fn running_nodes(&self) -> Vec<NodeId>;
+    /// How many nodes the cluster has, running or not.
+    fn node_count(&self) -> usize;
+    /// Cuts every link between `a` and `b`.
+    fn partition(&self, a: &[NodeId], b: &[NodeId]);
+    /// Cuts `node` off from every other node.
+    fn isolate(&self, node: NodeId);
+    /// Restores every link.
+    fn heal(&self);
+    /// The leader `isolate-leader` cuts off, chosen with `rng` where there are several (the
+    /// store has one per region), with its description; `Err` says why there is none.
+    fn choose_leader(&self, rng: &mut ChaCha8Rng) -> std::result::Result<(NodeId, String), String>;
+    /// Moves one leadership (`leader-transfer`); returns the event's detail.
+    fn transfer_leader(&self, _rng: &mut ChaCha8Rng) -> String {
+        "leader transfer is not supported here: nothing done".into()
+    }
+    /// Freezes `node` (SIGSTOP for a process).
+    fn pause_node(&self, node: NodeId) -> std::result::Result<(), String>;
+    /// Unfreezes a paused `node`.
+    fn resume_node(&self, node: NodeId) -> std::result::Result<(), String>;
+    /// Stops `node` as a crash would.
+    fn stop_node(&self, node: NodeId) -> std::result::Result<(), String>;
+    /// Restarts a stopped `node` from its data.
+    fn restart_node(&self, node: NodeId) -> std::result::Result<(), String>;
+    /// Delays every node-to-node message by `extra` more (zero: no delay).
+    fn set_extra_latency(&self, _extra: Duration) {}
+}
+
+impl FaultTarget for Cluster {
+    fn running_nodes(&self) -> Vec<NodeId> {
+        Cluster::running_nodes(self)
+    }
+
+    fn node_count(&self) -> usize {
+        self.config().nodes
+    }
+
+    fn partition(&self, a: &[NodeId], b: &[NodeId]) {
+        Cluster::partition(self, a, b);
+    }
+
+    fn isolate(&self, node: NodeId) {
+        Cluster::isolate(self, node);
+    }
+
+    fn heal(&self) {
+        Cluster::heal(self);
+    }
+
+    fn choose_leader(&self, rng: &mut ChaCha8Rng) -> std::result::Result<(NodeId, String), String> {
+        let regions = &self.topology().regions;
+        let region = &regions[rng.gen_range(0..regions.len())];
+        match self.leader_of(region.id) {
+            Some(leader) => Ok((leader, format!("node {leader} (leader of region {})", region.id))),
+            None => Err(format!("region {} has no leader: nothing done", region.id)),
+        }
+    }
+
+    fn transfer_leader(&self, rng: &mut ChaCha8Rng) -> String {
+        let regions = &self.topology().regions;
+        let region = &regions[rng.gen_range(0..regions.len())];
+        let leader = self.leader_of(region.id);
+        let others: Vec<NodeId> =
+            region.replicas.iter().copied().filter(|&n| Some(n) != leader).collect();
+        let Some(&to) = others.choose(rng) else {
+            return format!("region {} has one replica: nothing done", region.id);
+        };
+        let outcome = match Cluster::transfer_leader(self, region.id, to, Duration::from_secs(1)) {
+            Ok(()) => "done".to_string(),
+            Err(e) => format!("not completed: {e}"),
+        };
+        let from = leader.map_or("no leader".to_string(), |l| format!("node {l}"));
+        format!("region {} {from} -> node {to}: {outcome}", region.id)
+    }
+
+    fn pause_node(&self, node: NodeId) -> std::result::Result<(), String> {
+        Cluster::pause_node(self, node).map_err(|e| e.to_string())
+    }
+
+    fn resume_node(&self, node: NodeId) -> std::result::Result<(), String> {
+        Cluster::resume_node(self, node).map_err(|e| e.to_string())
+    }
+
+    fn stop_node(&self, node: NodeId) -> std::result::Result<(), String> {
+        Cluster::stop_node(self, node).map_err(|e| e.to_string())
+    }
+
+    fn restart_node(&self, node: NodeId) -> std::result::Result<(), String> {
+        Cluster::restart_node(self, node).map_err(|e| e.to_string())
+    }
+
+    fn set_extra_latency(&self, extra: Duration) {
+        Cluster::set_extra_latency(self, extra);
+    }
+}
+
+/// The kinds of `spec` that `target` cannot inject, as one error naming them (`None` when it
+/// can inject them all).
+pub fn unsupported(
+    spec: &NemesisSpec,
+    target: &str,
+    supports: impl Fn(FaultKind) -> bool,
+) -> Option<Error> {
+    let bad: Vec<&str> =
+        spec.faults.iter().filter(|&&f| !supports(f)).map(|f| f.as_str()).collect();
+    if bad.is_empty() {
+        return None;
+    }
+    let good: Vec<&str> =
+        FaultKind::ALL.iter().filter(|&&f| supports(f)).map(|f| f.as_str()).collect();
+    Some(Error::setting(
+        "nemesis",
+        bad.join(","),
+        format!("kinds that {target} supports: {}", good.join(", ")),
+    ))
+}
+
 /// What is currently broken, so it can be healed.
 enum Active {
     Links,
@@ -175,7 +303,12 @@ enum Active {
 }
 
 /// Runs the schedule until `done` is raised; heals everything before returning.
-pub fn run(spec: &NemesisSpec, cluster: &Cluster, start: Instant, done: &AtomicBool) -> Vec<Event> {
+pub fn run(
+    spec: &NemesisSpec,
+    cluster: &dyn FaultTarget,
+    start: Instant,
+    done: &AtomicBool,
+) -> Vec<Event> {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x006e_656d_6573_6973);
     let mut events = Vec::new();
     let mut next = start + spec.interval;
@@ -210,11 +343,10 @@ pub fn run(spec: &NemesisSpec, cluster: &Cluster, start: Instant, done: &AtomicB
 fn inject(
     kind: FaultKind,
     spec: &NemesisSpec,
-    cluster: &Cluster,
+    cluster: &dyn FaultTarget,
     rng: &mut ChaCha8Rng,
 ) -> (Option<Active>, String) {
     let nodes = cluster.running_nodes();
-    let regions = &cluster.topology().regions;
     match kind {
         FaultKind::Partition => {
             let mut shuffled = nodes.clone();
@@ -227,31 +359,14 @@ fn inject(
             cluster.partition(&a, &b);
             (Some(Active::Links), format!("{a:?} | {b:?}"))
         }
-        FaultKind::IsolateLeader => {
-            let region = &regions[rng.gen_range(0..regions.len())];
-            match cluster.leader_of(region.id) {
-                Some(leader) => {
-                    cluster.isolate(leader);
-                    (Some(Active::Links), format!("node {leader} (leader of region {})", region.id))
-                }
-                None => (None, format!("region {} has no leader: nothing done", region.id)),
+        FaultKind::IsolateLeader => match cluster.choose_leader(rng) {
+            Ok((leader, detail)) => {
+                cluster.isolate(leader);
+                (Some(Active::Links), detail)
             }
-        }
-        FaultKind::LeaderTransfer => {
-            let region = &regions[rng.gen_range(0..regions.len())];
-            let leader = cluster.leader_of(region.id);
-            let others: Vec<NodeId> =
-                region.replicas.iter().copied().filter(|&n| Some(n) != leader).collect();
-            let Some(&to) = others.choose(rng) else {
-                return (None, format!("region {} has one replica: nothing done", region.id));
-            };
-            let outcome = match cluster.transfer_leader(region.id, to, Duration::from_secs(1)) {
-                Ok(()) => "done".to_string(),
-                Err(e) => format!("not completed: {e}"),
-            };
-            let from = leader.map_or("no leader".to_string(), |l| format!("node {l}"));
-            (None, format!("region {} {from} -> node {to}: {outcome}", region.id))
-        }
+            Err(detail) => (None, detail),
+        },
+        FaultKind::LeaderTransfer => (None, cluster.transfer_leader(rng)),
         FaultKind::Pause => {
             let Some(&node) = nodes.choose(rng) else { return (None, "no node running".into()) };
             match cluster.pause_node(node) {
@@ -269,7 +384,7 @@ fn inject(
         FaultKind::MajorityDown => {
             let mut shuffled = nodes;
             shuffled.shuffle(rng);
-            let majority = cluster.config().nodes / 2 + 1;
+            let majority = cluster.node_count() / 2 + 1;
             let mut down: Vec<NodeId> = shuffled
                 .into_iter()
                 .take(majority)
@@ -286,7 +401,7 @@ fn inject(
     }
 }
 
-fn heal(active: Active, cluster: &Cluster) -> String {
+fn heal(active: Active, cluster: &dyn FaultTarget) -> String {
     match active {
         Active::Links => {
             cluster.heal();
@@ -339,6 +454,21 @@ mod tests {
         );
         let all = NemesisSpec::from_properties(&props(&[("nemesis", "all")]), 7)?.expect("all");
         assert_eq!(all.faults, FaultKind::ALL.to_vec());
+        Ok(())
+    }
+
+    #[test]
+    fn kinds_a_target_lacks_are_named_with_the_ones_it_has() -> Result<()> {
+        let spec = NemesisSpec::from_properties(
+            &props(&[("nemesis", "kill,latency,leader-transfer")]),
+            1,
+        )?
+        .expect("a nemesis");
+        let etcd = |k| !matches!(k, FaultKind::Latency | FaultKind::LeaderTransfer);
+        let err = unsupported(&spec, "db=etcd", etcd).expect("two kinds lacking").to_string();
+        assert!(err.contains("`latency,leader-transfer`") && err.contains("db=etcd"), "{err}");
+        assert!(err.contains("partition, isolate-leader, pause, kill, majority-down"), "{err}");
+        assert!(unsupported(&spec, "db=store", |_| true).is_none());
         Ok(())
     }
 

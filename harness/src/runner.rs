@@ -148,10 +148,18 @@ pub fn run_phase(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos() ^ d.as_secs() as u32) as u64
         & 0xffff;
-    let nemesis = match (phase, &settings.nemesis, binding.cluster()) {
+    let nemesis = match (phase, &settings.nemesis, binding.faults()) {
         (Phase::Run, Some(spec), Some(cluster)) => Some((spec, cluster)),
         _ => None,
     };
+    if let Some((spec, target)) = nemesis {
+        let supports = |kind| target.supports(kind);
+        if let Some(err) =
+            crate::nemesis::unsupported(spec, &format!("db={}", binding.name()), supports)
+        {
+            return Err(err);
+        }
+    }
     let clients_done = AtomicBool::new(false);
     let (tx, rx) = Collector::channel();
     let mut collector = Collector::new(threads, warmup);

@@ -2,7 +2,7 @@
 //!
 //! | property | flag | default | meaning |
 //! | --- | --- | --- | --- |
-//! | `db` | `--db` | `store` | binding: `null`, `engine`, `store` |
+//! | `db` | `--db` | `store` | binding: `null`, `engine`, `store`, `etcd` |
 //! | `threadcount` | `--threads` | 1 | client threads |
 //! | `target` | `--target` | 0 | total ops/s to aim at; 0 = as fast as possible |
 //! | `seed` | `--seed` | workload default | seed of every random choice |
@@ -17,8 +17,8 @@
 //! | `nemesis` | `--nemesis` | none | faults during the run (see [`crate::nemesis`]) |
 //! | `nemesis.interval` | `--nemesis-interval` | 2s | time between faults |
 //!
-//! Binding properties: `null.*`, `engine.*`, `rocksdb.*`, `fjall.*`, `redb.*` and `store.*` (see
-//! README.md).
+//! Binding properties: `null.*`, `engine.*`, `rocksdb.*`, `fjall.*`, `redb.*`, `store.*` and
+//! `etcd.*` (see README.md).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,8 +47,8 @@ pub const HARNESS_PROPERTIES: [&str; 14] = [
 ];
 
 /// Prefixes of binding properties.
-pub const BINDING_PREFIXES: [&str; 7] =
-    ["null.", "engine.", "rocksdb.", "fjall.", "redb.", "store.", "nemesis."];
+pub const BINDING_PREFIXES: [&str; 8] =
+    ["null.", "engine.", "rocksdb.", "fjall.", "redb.", "store.", "etcd.", "nemesis."];
 
 /// Whether the harness or a binding reads `key` (the workload crate knows its own keys).
 pub fn is_known_property(key: &str) -> bool {
@@ -99,7 +99,7 @@ impl Settings {
     pub fn from_properties(props: Properties) -> Result<Self> {
         let db = props.get_str_or("db", "store").to_string();
         if !crate::binding::BINDINGS.contains(&db.as_str()) {
-            return Err(invalid(&props, "db", "one of: null, engine, store"));
+            return Err(invalid(&props, "db", "one of: null, engine, store, etcd"));
         }
         let threads = props.get_u64_or("threadcount", 1)?;
         if !(1..=4096).contains(&threads) {
@@ -149,12 +149,12 @@ impl Settings {
         };
         let seed = props.get_u64_or("seed", 0)?;
         let nemesis = crate::nemesis::NemesisSpec::from_properties(&props, seed)?;
-        if (check || nemesis.is_some()) && db != "store" {
+        if (check || nemesis.is_some()) && !matches!(db.as_str(), "store" | "etcd") {
             let key = if check { "check" } else { "nemesis" };
             return Err(invalid(
                 &props,
                 key,
-                "db=store (checking and faults need the replicated store)",
+                "db=store or db=etcd (checking and faults need a replicated store)",
             ));
         }
         Ok(Settings {

@@ -71,9 +71,19 @@ fn every_policy_passes_the_check_under_the_nemesis() {
     let rows = csv_rows(&out.join("check.csv"));
     let policies: Vec<&str> = rows.iter().map(|r| r["read_policy"].as_str()).collect();
     // Every policy; then frequent snapshots, an inline read pool, a separate Raft log, node
-    // processes.
-    let expected =
-        ["leader", "lease", "follower", "mixed", "stale", "follower", "stale", "mixed", "mixed"];
+    // processes; last etcd's linearizable reads.
+    let expected = [
+        "leader",
+        "lease",
+        "follower",
+        "mixed",
+        "stale",
+        "follower",
+        "stale",
+        "mixed",
+        "mixed",
+        "linearizable",
+    ];
     assert_eq!(policies, expected);
     // The short-log configuration made lagging peers catch up by snapshot, and says so.
     let nodes = csv_rows(&out.join("nodes.csv"));

@@ -3,7 +3,11 @@
 //! * `null` does nothing: it measures the harness's own overhead (and can stall on purpose,
 //!   to demonstrate coordinated-omission correction).
 //! * `engine` calls one storage engine directly, with no replication: the baseline.
-//! * `store` runs the full replicated store in this process.
+//! * `store` runs the full replicated store in this process (or as node processes).
+//! * `etcd` drives an etcd cluster, the reference system: members kvlab starts on loopback
+//!   (`etcd.members`, `etcd.bin`, `etcd.dir`, with `store.node_cpus` budgets) or a running
+//!   cluster (`etcd.endpoints`); reads `etcd.read=linearizable|serializable` at
+//!   `etcd.member=round-robin|N` (see [`EtcdBinding`]).
 //!
 //! A [`Binding`] is shared by all client threads; each thread gets its own [`DbClient`].
 //!
@@ -12,6 +16,7 @@
 //! `readmodifywriteproportion` for read-then-write.
 
 mod engine;
+pub mod etcd;
 mod null;
 mod store;
 
@@ -20,6 +25,7 @@ use std::sync::Arc;
 use kvlab_workloads::Operation;
 
 pub use engine::EngineBinding;
+pub use etcd::EtcdBinding;
 pub use null::NullBinding;
 pub use store::StoreBinding;
 
@@ -246,7 +252,7 @@ impl NodeBaseline {
 
 /// The system under test, shared by all client threads.
 pub trait Binding: Send + Sync {
-    /// The binding's name (`null`, `engine`, `store`).
+    /// The binding's name (`null`, `engine`, `store`, `etcd`).
     fn name(&self) -> &'static str;
     /// A client for thread `thread`.
     ///
@@ -289,14 +295,15 @@ pub trait Binding: Send + Sync {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
-    /// The replicated store, for the nemesis (only the `store` binding has one).
-    fn cluster(&self) -> Option<&kvlab_store::Cluster> {
+    /// What the nemesis breaks: the replicated store, or a local etcd cluster (`None` for a
+    /// binding without one).
+    fn faults(&self) -> Option<&dyn crate::nemesis::FaultTarget> {
         None
     }
 }
 
 /// The bindings `--db` accepts.
-pub const BINDINGS: [&str; 3] = ["null", "engine", "store"];
+pub const BINDINGS: [&str; 4] = ["null", "engine", "store", "etcd"];
 
 /// Checks the binding's settings without starting anything, so a bad option fails before any
 /// results directory is created.
@@ -312,7 +319,8 @@ pub fn validate(settings: &Settings) -> Result<()> {
             Ok(options.map(drop).map_err(kvlab_store::Error::from)?)
         }
         "store" => StoreBinding::validate(settings),
-        other => Err(Error::setting("db", other, "one of: null, engine, store")),
+        "etcd" => EtcdBinding::validate(settings),
+        other => Err(Error::setting("db", other, "one of: null, engine, store, etcd")),
     }
 }
 
@@ -326,7 +334,8 @@ pub fn open(settings: &Settings) -> Result<Arc<dyn Binding>> {
         "null" => Ok(Arc::new(NullBinding::new(settings)?)),
         "engine" => Ok(Arc::new(EngineBinding::open(settings)?)),
         "store" => Ok(Arc::new(StoreBinding::open(settings)?)),
-        other => Err(Error::setting("db", other, "one of: null, engine, store")),
+        "etcd" => Ok(Arc::new(EtcdBinding::open(settings)?)),
+        other => Err(Error::setting("db", other, "one of: null, engine, store, etcd")),
     }
 }
 

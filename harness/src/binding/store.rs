@@ -124,8 +124,8 @@ impl Binding for StoreBinding {
         client.scan(b"", 1).map_or(true, |r| r.pairs.is_empty())
     }
 
-    fn cluster(&self) -> Option<&Cluster> {
-        self.cluster.as_ref()
+    fn faults(&self) -> Option<&dyn crate::nemesis::FaultTarget> {
+        self.cluster.as_ref().map(|c| c as &dyn crate::nemesis::FaultTarget)
     }
 
     fn notes(&self) -> Vec<String> {

@@ -147,8 +147,11 @@ pub struct History {
     pub skipped: usize,
 }
 
-/// The read policies a trace may name (empty means the store's default, linearizable).
-const POLICIES: [&str; 6] = ["", "leader", "lease", "follower", "mixed", "stale"];
+/// The read policies a trace may name (empty means the store's default, linearizable): the
+/// store's, and etcd's `linearizable` and `serializable`. Every one but `stale` claims
+/// linearizability, so a stale `serializable` read is a violation like any other.
+const POLICIES: [&str; 8] =
+    ["", "leader", "lease", "follower", "mixed", "stale", "linearizable", "serializable"];
 
 /// The op kinds the checker counts but does not model.
 const UNCHECKED: [&str; 5] =
