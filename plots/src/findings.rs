@@ -230,8 +230,11 @@ fn compute_one(results: &Results, d: &Declared) -> Finding {
                 .collect();
             let sb = results.samples(ib, phase, &op, "service", |r| d.metric.of(r));
             for value in &d.compared {
+                // The twin satisfies `where` too: an axis the baseline leaves unset would
+                // otherwise let any value through.
                 let twin = results.configs.iter().position(|c| {
                     c.values[along] == *value
+                        && keep(&c.values)
                         && c.values
                             .iter()
                             .enumerate()

@@ -96,3 +96,43 @@ fn malformed_findings_name_run_json_and_the_finding() -> TestResult {
     assert!(err.contains("run.json") && err.contains("finding 1") && err.contains("p42"), "{err}");
     Ok(())
 }
+
+/// A baseline from another `[[matrix]]` table leaves an axis unset (it matches any value), so
+/// `where` must pick the compared configuration too. The etcd suite's "store against etcd"
+/// findings compared etcd's serializable reads with the store's *leader* reads, where they
+/// asked for its stale reads: the first configuration that agreed was taken.
+#[test]
+fn where_picks_the_compared_configuration_when_the_baseline_leaves_the_axis_unset() -> TestResult {
+    let (_tmp, dir) = fixture_copy()?;
+    // The leader runs come from a table that does not set `workload`.
+    let path = dir.join("summary.csv");
+    let mut rows: Vec<Vec<String>> = csv::Reader::from_path(&path)?
+        .records()
+        .map(|r| r.map(|r| r.iter().map(str::to_string).collect()))
+        .collect::<Result<_, _>>()?;
+    let header: Vec<String> =
+        csv::Reader::from_path(&path)?.headers()?.iter().map(str::to_string).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).ok_or(format!("no {name}"));
+    let (policy, workload) = (col("store.read_policy")?, col("workload")?);
+    for row in rows.iter_mut().filter(|r| r[policy] == "leader") {
+        row[workload].clear();
+    }
+    let mut out = csv::Writer::from_path(&path)?;
+    out.write_record(&header)?;
+    for row in &rows {
+        out.write_record(row)?;
+    }
+    out.flush()?;
+    declare(
+        &dir,
+        serde_json::json!([{ "title": "Follower reads on b", "metric": "throughput",
+            "axis": "store.read_policy", "baseline": "leader", "compared": ["follower"],
+            "where": { "workload": "b" } }]),
+    )?;
+    let lines = findings_section(&dir)?;
+    let bullets: Vec<&String> = lines.iter().filter(|l| l.starts_with("- ")).collect();
+    assert_eq!(bullets.len(), 1, "{lines:#?}");
+    // follower/b runs at 37.6 k ops/s in the fixture, follower/a at 25.9 k.
+    assert!(bullets[0].contains("means 37611 vs"), "{}", bullets[0]);
+    Ok(())
+}
