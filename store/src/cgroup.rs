@@ -288,6 +288,75 @@ impl CpuBudgets {
     }
 }
 
+/// The CPU budgets a cluster gives the processes it starts (kvlab's node processes, the etcd
+/// binding's members), or why it gives none.
+#[derive(Debug)]
+pub enum ProcessBudgets {
+    /// None asked for.
+    None,
+    /// Each process gets this many cores, in a cgroup of its own.
+    Applied(CpuBudgets, f64),
+    /// Asked for with `store.node_cpus_optional`, but cgroups cannot apply them here: why.
+    Skipped(String),
+}
+
+impl ProcessBudgets {
+    /// `cpus` cores per process (`None`: no budgets) in the hierarchy at `root`, else the one
+    /// [`CpuBudgets::detect`] finds; where none can apply them, `optional` runs without.
+    ///
+    /// # Errors
+    ///
+    /// Budgets that cannot be applied and are not optional: what `store.node_cpus` needs.
+    pub fn resolve(
+        cpus: Option<f64>,
+        optional: bool,
+        root: Option<&Path>,
+    ) -> Result<ProcessBudgets, String> {
+        let Some(cpus) = cpus else { return Ok(ProcessBudgets::None) };
+        match CpuBudgets::detect(root) {
+            Ok(budgets) => Ok(ProcessBudgets::Applied(budgets, cpus)),
+            Err(e) if optional => Ok(ProcessBudgets::Skipped(e.to_string())),
+            Err(e) => Err(format!(
+                "a writable cgroup cpu controller ({e}); store.node_cpus_optional=true runs \
+                 without budgets"
+            )),
+        }
+    }
+
+    /// Puts process `pid` into a group `name` of its own with its budget (`None` without
+    /// budgets). The group is removed again when this fails.
+    ///
+    /// # Errors
+    ///
+    /// The group cannot be made or the process cannot join it.
+    pub fn place(&self, name: &str, pid: u32) -> Result<Option<Cgroup>, CgroupError> {
+        let ProcessBudgets::Applied(budgets, cpus) = self else { return Ok(None) };
+        let group = budgets.create(name, *cpus)?;
+        group.add_process(pid)?;
+        Ok(Some(group))
+    }
+
+    /// `what` (e.g. "3 node processes") with its budgets, for a run's notes.
+    pub fn describe(&self, what: &str) -> String {
+        match self {
+            ProcessBudgets::None => format!("{what}, no CPU budgets"),
+            ProcessBudgets::Applied(b, cpus) => format!(
+                "{what}, CPU budget {cpus} cores each ({}, period {} ms)",
+                b.describe(),
+                b.period_us() / 1000
+            ),
+            ProcessBudgets::Skipped(why) => {
+                format!("{what} WITHOUT CPU budgets (store.node_cpus could not be applied: {why})")
+            }
+        }
+    }
+
+    /// Whether budgets were asked for but could not be applied (the run must say so).
+    pub fn skipped(&self) -> bool {
+        matches!(self, ProcessBudgets::Skipped(_))
+    }
+}
+
 /// One CPU-limited group. Dropping it removes its directory once its processes have exited.
 #[derive(Debug)]
 pub struct Cgroup {

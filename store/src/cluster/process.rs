@@ -31,7 +31,7 @@ use nix::unistd::Pid;
 use parking_lot::Mutex;
 
 use super::Nodes;
-use crate::cgroup::{Cgroup, CpuBudgets};
+use crate::cgroup::{Cgroup, ProcessBudgets};
 use crate::cluster_file::{ClusterFile, NodeEntry};
 use crate::config::ClusterConfig;
 use crate::error::{Error, Result};
@@ -54,13 +54,6 @@ struct Spawned {
     _cgroup: Option<Cgroup>,
 }
 
-/// The CPU budgets applied to node processes, or why none are.
-enum Budgets {
-    None,
-    Applied(CpuBudgets, f64),
-    Skipped(String),
-}
-
 /// Node processes (see the module docs).
 pub(crate) struct ProcessNodes {
     config: Arc<ClusterConfig>,
@@ -74,7 +67,7 @@ pub(crate) struct ProcessNodes {
     /// Last metrics per node (answered when a node cannot be asked).
     last_metrics: Mutex<BTreeMap<NodeId, NodeMetrics>>,
     faults: Mutex<(HashSet<(NodeId, NodeId)>, Duration)>,
-    budgets: Budgets,
+    budgets: ProcessBudgets,
     /// Drives the clients' and admin calls (kept alive as long as they are).
     _rt: tokio::runtime::Runtime,
     _temp: Option<tempfile::TempDir>,
@@ -135,23 +128,14 @@ impl ProcessNodes {
         if spawn {
             file.save(&file_path)?;
         }
-        let budgets = match config.node_cpus {
-            Some(cpus) if spawn => match CpuBudgets::detect(config.cgroup_root.as_deref()) {
-                Ok(b) => Budgets::Applied(b, cpus),
-                Err(e) if config.node_cpus_optional => Budgets::Skipped(e.to_string()),
-                Err(e) => {
-                    return Err(Error::InvalidOption {
-                        option: "store.node_cpus".into(),
-                        value: cpus.to_string(),
-                        expected: format!(
-                            "a writable cgroup cpu controller ({e}); \
-                             store.node_cpus_optional=true runs without budgets"
-                        ),
-                    })
-                }
-            },
-            _ => Budgets::None,
-        };
+        let cpus = config.node_cpus.filter(|_| spawn);
+        let budgets =
+            ProcessBudgets::resolve(cpus, config.node_cpus_optional, config.cgroup_root.as_deref())
+                .map_err(|expected| Error::InvalidOption {
+                    option: "store.node_cpus".into(),
+                    value: cpus.unwrap_or_default().to_string(),
+                    expected,
+                })?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("kvlab-client-grpc")
@@ -235,20 +219,15 @@ impl ProcessNodes {
                 Error::Unavailable(format!("cannot start node {id} ({}): {e}", program.display()))
             })?;
         let mut spawned = Spawned { child, paused: false, _cgroup: None };
-        if let Budgets::Applied(budgets, cpus) = &self.budgets {
-            let name = format!("kvlab-{}-node{id}", std::process::id());
-            let placed = budgets
-                .create(&name, *cpus)
-                .and_then(|g| g.add_process(spawned.child.id()).map(|()| g));
-            match placed {
-                Ok(g) => spawned._cgroup = Some(g),
-                Err(e) => {
-                    let _ = spawned.child.kill();
-                    let _ = spawned.child.wait();
-                    return Err(Error::Unavailable(format!(
-                        "node {id}: cannot apply its CPU budget: {e}"
-                    )));
-                }
+        let name = format!("kvlab-{}-node{id}", std::process::id());
+        match self.budgets.place(&name, spawned.child.id()) {
+            Ok(group) => spawned._cgroup = group,
+            Err(e) => {
+                let _ = spawned.child.kill();
+                let _ = spawned.child.wait();
+                return Err(Error::Unavailable(format!(
+                    "node {id}: cannot apply its CPU budget: {e}"
+                )));
             }
         }
         self.children.lock().insert(id, spawned);
@@ -450,27 +429,17 @@ impl Nodes for ProcessNodes {
 
     fn notes(&self) -> Vec<String> {
         let n = self.config.nodes;
-        match &self.budgets {
-            Budgets::None if self.program.is_none() => {
-                vec![format!("{n} node processes at store.endpoints (not started by kvlab)")]
-            }
-            Budgets::None => vec![format!("{n} node processes, no CPU budgets")],
-            Budgets::Applied(b, cpus) => vec![format!(
-                "{n} node processes, CPU budget {cpus} cores each ({}, period {} ms)",
-                b.describe(),
-                b.period_us() / 1000
-            )],
-            Budgets::Skipped(why) => vec![format!(
-                "{n} node processes WITHOUT CPU budgets (store.node_cpus could not be applied: \
-                 {why})"
-            )],
+        if self.program.is_none() {
+            return vec![format!("{n} node processes at store.endpoints (not started by kvlab)")];
         }
+        vec![self.budgets.describe(&format!("{n} node processes"))]
     }
 
     fn warnings(&self) -> Vec<String> {
-        match &self.budgets {
-            Budgets::Skipped(_) => self.notes(),
-            _ => Vec::new(),
+        if self.budgets.skipped() {
+            self.notes()
+        } else {
+            Vec::new()
         }
     }
 

@@ -34,7 +34,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, ConnectOptions, GetOptions};
-use kvlab_store::cgroup::{Cgroup, CpuBudgets};
+use kvlab_store::cgroup::{Cgroup, ProcessBudgets};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use parking_lot::Mutex;
@@ -85,13 +85,6 @@ struct Running {
     paused: bool,
     /// Dropped after the process exited (removes the group).
     cgroup: Option<Cgroup>,
-}
-
-/// The CPU budgets applied to members, or why none are.
-enum Budgets {
-    None,
-    Applied(CpuBudgets, f64),
-    Skipped(String),
 }
 
 /// Starts processes from one long-lived thread, so that their parent-death signal fires
@@ -230,7 +223,7 @@ pub struct LocalEtcd {
     running: Mutex<BTreeMap<Member, Running>>,
     /// etcd member id of each member.
     ids: Mutex<BTreeMap<Member, u64>>,
-    budgets: Budgets,
+    budgets: ProcessBudgets,
     proxies: PeerProxies,
     rt: tokio::runtime::Handle,
     spawner: Spawner,
@@ -292,23 +285,14 @@ impl LocalEtcd {
             .map(|(m, p)| format!("{}=http://127.0.0.1:{p}", m.name))
             .collect::<Vec<_>>()
             .join(",");
-        let budgets = match spec.node_cpus {
-            Some(cpus) => match CpuBudgets::detect(spec.cgroup_root.as_deref()) {
-                Ok(b) => Budgets::Applied(b, cpus),
-                Err(e) if spec.node_cpus_optional => Budgets::Skipped(e.to_string()),
-                Err(e) => {
-                    return Err(Error::setting(
-                        "store.node_cpus",
-                        cpus,
-                        format!(
-                            "a writable cgroup cpu controller ({e}); \
-                             store.node_cpus_optional=true runs without budgets"
-                        ),
-                    ))
-                }
-            },
-            None => Budgets::None,
-        };
+        let budgets = ProcessBudgets::resolve(
+            spec.node_cpus,
+            spec.node_cpus_optional,
+            spec.cgroup_root.as_deref(),
+        )
+        .map_err(|expected| {
+            Error::setting("store.node_cpus", spec.node_cpus.unwrap_or_default(), expected)
+        })?;
         let cluster = LocalEtcd {
             token: format!("kvlab-{}-{}", std::process::id(), proxies.ports()[0]),
             spec,
@@ -437,22 +421,17 @@ impl LocalEtcd {
             )
         })?;
         let mut running = Running { child, paused: false, cgroup: None };
-        if let Budgets::Applied(budgets, cpus) = &self.budgets {
-            let name = format!("kvlab-{}-etcd{m}", std::process::id());
-            let placed = budgets
-                .create(&name, *cpus)
-                .and_then(|g| g.add_process(running.child.id()).map(|()| g));
-            match placed {
-                Ok(g) => running.cgroup = Some(g),
-                Err(e) => {
-                    let _ = running.child.kill();
-                    let _ = running.child.wait();
-                    return Err(Error::setting(
-                        "store.node_cpus",
-                        cpus,
-                        format!("a CPU budget applied to etcd member {m} ({e})"),
-                    ));
-                }
+        let name = format!("kvlab-{}-etcd{m}", std::process::id());
+        match self.budgets.place(&name, running.child.id()) {
+            Ok(group) => running.cgroup = group,
+            Err(e) => {
+                let _ = running.child.kill();
+                let _ = running.child.wait();
+                return Err(Error::setting(
+                    "store.node_cpus",
+                    self.spec.node_cpus.unwrap_or_default(),
+                    format!("a CPU budget applied to etcd member {m} ({e})"),
+                ));
             }
         }
         self.running.lock().insert(m, running);
@@ -564,24 +543,15 @@ impl LocalEtcd {
             self.spec.bin.display(),
             self.base.display()
         );
-        match &self.budgets {
-            Budgets::None => vec![format!("{what}, no CPU budgets")],
-            Budgets::Applied(b, cpus) => vec![format!(
-                "{what}, CPU budget {cpus} cores each ({}, period {} ms)",
-                b.describe(),
-                b.period_us() / 1000
-            )],
-            Budgets::Skipped(why) => vec![format!(
-                "{what}, WITHOUT CPU budgets (store.node_cpus could not be applied: {why})"
-            )],
-        }
+        vec![self.budgets.describe(&what)]
     }
 
     /// The notes that say the run differs from what was asked for.
     pub fn warnings(&self) -> Vec<String> {
-        match &self.budgets {
-            Budgets::Skipped(_) => self.notes(),
-            _ => Vec::new(),
+        if self.budgets.skipped() {
+            self.notes()
+        } else {
+            Vec::new()
         }
     }
 
